@@ -1,0 +1,37 @@
+/**
+ * The one place where domain errors become Temporal failures. Permanent LifeboatErrors become
+ * non-retryable ApplicationFailures typed by their class name; everything else stays retryable.
+ * Every message is scrubbed of configured secrets before it can enter workflow history.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { scrubSecrets } from '../lib/config/load';
+import { isLifeboatError } from '../lib/errors';
+
+export function toFailure(error: unknown, secrets: readonly string[]): Error {
+  if (error instanceof ApplicationFailure) return error;
+  const message = scrubSecrets(error instanceof Error ? error.message : String(error), secrets);
+  if (isLifeboatError(error)) {
+    const details = error.hint ? [{ hint: scrubSecrets(error.hint, secrets) }] : [];
+    return ApplicationFailure.create({ message, type: error.name, nonRetryable: error.permanent, details });
+  }
+  return ApplicationFailure.create({ message, type: error instanceof Error ? error.name : 'Error', nonRetryable: false });
+}
+
+/** Wrap every function of an activity table so that its errors pass through toFailure. */
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, secrets: readonly string[]): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    const f = fn as (...args: unknown[]) => Promise<unknown>;
+    // Named function so stack traces and Temporal's activity type keep the name.
+    wrapped[name] = {
+      async [name](...args: unknown[]): Promise<unknown> {
+        try {
+          return await f(...args);
+        } catch (error) {
+          throw toFailure(error, secrets);
+        }
+      },
+    }[name];
+  }
+  return wrapped as T;
+}

@@ -1,0 +1,24 @@
+/**
+ * The activity table, built by a factory over injected dependencies (config, logger, ...), so tests
+ * hand in real or fake parts. Workflows see only `import type { Activities }`.
+ */
+import type { Config } from '../lib/config/load';
+import type { Logger } from '../lib/logger';
+import { withFailureMapping } from './failure';
+import { createHealthActivities } from './health';
+
+export interface ActivityDeps {
+  config: Config;
+  logger: Logger;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return withFailureMapping(
+    {
+      ...createHealthActivities(deps),
+    },
+    deps.config.secretValues,
+  );
+}
+
+export type Activities = ReturnType<typeof createActivities>;

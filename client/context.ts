@@ -1,0 +1,39 @@
+/**
+ * What every CLI verb that talks to Temporal needs: validated config (before any connection),
+ * a logger on stderr, the installed Runtime, and a client. Config comes from LIFEBOAT_ENV_FILE,
+ * else /etc/default/corporate-intel-backup, else (for development) the local stack's env file.
+ */
+import { existsSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { DEFAULT_ENV_FILE, loadConfig, type Config } from '../lib/config/load';
+import { createLogger, type Logger } from '../lib/logger';
+import { stackPaths } from './stack/stack';
+import { stackSettings } from './stack/settings';
+
+export interface CliContext {
+  config: Config;
+  logger: Logger;
+}
+
+/** The env file to read: explicit, system-wide, or the dev stack's; undefined = environment only. */
+export function resolveEnvFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.LIFEBOAT_ENV_FILE) return env.LIFEBOAT_ENV_FILE;
+  if (existsSync(DEFAULT_ENV_FILE)) return DEFAULT_ENV_FILE;
+  const stackEnv = stackPaths(stackSettings(env).dir).envFile;
+  return existsSync(stackEnv) ? stackEnv : undefined;
+}
+
+export function loadCliContext(options: { envFile?: string; logFd?: number; logFile?: string } = {}): CliContext {
+  const envFile = options.envFile ?? resolveEnvFile();
+  const config = loadConfig({ envFile: envFile ?? '/dev/null' });
+  const logger = createLogger({ level: config.logLevel, secrets: config.secretValues, fd: options.logFd ?? 2, file: options.logFile });
+  return { config, logger };
+}
+
+export async function connectClient(config: Config): Promise<Client> {
+  const connection = await Connection.connect({
+    address: config.temporal.address,
+    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
+  });
+  return new Client({ connection, namespace: config.temporal.namespace });
+}

@@ -1,0 +1,53 @@
+/**
+ * Lifeboat's main job, run by `npm start` once the stack and the worker are up: a sequence of
+ * steps, each starting a workflow and returning one summary line. Later runbooks add their steps here.
+ */
+import type { Client } from '@temporalio/client';
+import type { Config } from '../lib/config/load';
+import { formatHealth, runHealthWorkflow } from './commands/health';
+
+export interface MainJobContext {
+  client: Client;
+  config: Config;
+  taskQueue: string;
+  hostTaskQueue: string;
+}
+
+export interface MainJobStep {
+  name: string;
+  run(ctx: MainJobContext): Promise<string>;
+}
+
+export const MAIN_JOB_STEPS: MainJobStep[] = [
+  {
+    name: 'health',
+    async run(ctx) {
+      const report = await runHealthWorkflow(ctx.client, ctx.config, ctx.taskQueue, ctx.hostTaskQueue);
+      return `health workflow ${report.workflowId} completed\n${formatHealth(report).replace(/^/gm, '    ').trimEnd()}`;
+    },
+  },
+];
+
+export interface StepResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  summary: string;
+}
+
+/** Run every step in order; a failed step is reported and stops the job. */
+export async function runMainJob(ctx: MainJobContext, steps: MainJobStep[] = MAIN_JOB_STEPS): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  for (const step of steps) {
+    const started = Date.now();
+    try {
+      const summary = await step.run(ctx);
+      results.push({ name: step.name, ok: true, seconds: (Date.now() - started) / 1000, summary });
+    } catch (error) {
+      const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+      results.push({ name: step.name, ok: false, seconds: (Date.now() - started) / 1000, summary: message });
+      break;
+    }
+  }
+  return results;
+}

@@ -1,0 +1,77 @@
+/**
+ * The `lifeboat` CLI entry point: builds a commander program from the command table, validates
+ * flags before any connection, and maps every failure to an exit code (exit-codes.ts) with a
+ * lower-case message and a `hint:` line on stderr.
+ */
+import { Command, CommanderError } from 'commander';
+import { LIFEBOAT_VERSION } from '../lib/version';
+import type { CommandSpec } from './command-table';
+import { configCommands } from './commands/config';
+import { healthCommands } from './commands/health';
+import { stackCommands } from './commands/stack';
+import { startCommands } from './commands/start';
+import { workerCommands } from './commands/worker';
+import { describeError, EXIT, exitCodeFor } from './exit-codes';
+
+export const COMMANDS: CommandSpec[] = [...startCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
+
+export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
+  const program = new Command('lifeboat')
+    .description('durable backup and disaster recovery for PostgreSQL + MinIO, on Temporal')
+    .version(LIFEBOAT_VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'lifeboat: ')) });
+  const groups = new Map<string, Command>();
+  for (const spec of commands) {
+    const words = spec.name.split(' ');
+    let parent = program;
+    for (const word of words.slice(0, -1)) {
+      const key = `${parent.name()}/${word}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = parent.command(word).exitOverride();
+        groups.set(key, group);
+      }
+      parent = group;
+    }
+    const cmd = parent.command(words[words.length - 1]!).description(spec.summary).exitOverride();
+    for (const arg of spec.args ?? []) {
+      const name = `${arg.name}${arg.variadic ? '...' : ''}`;
+      cmd.argument(arg.optional ? `[${name}]` : `<${name}>`, arg.description);
+    }
+    for (const option of spec.options ?? []) cmd.option(option.flags, option.description, option.default as string | boolean | undefined);
+    cmd.action(async (...params: unknown[]) => {
+      const command = params[params.length - 1] as Command;
+      const args = command.args;
+      const code = await spec.run(args, command.opts());
+      setExit(code ?? EXIT.ok);
+    });
+  }
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(COMMANDS, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not failures; usage errors are bad input.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    }
+    process.stderr.write(`lifeboat: ${describeError(error)}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`lifeboat: ${describeError(error)}\n`);
+      process.exit(exitCodeFor(error));
+    },
+  );
+}

@@ -1,0 +1,278 @@
+/**
+ * `lifeboat stack up|down|status`: the embedded local stack (Temporal dev server, PostgreSQL 15,
+ * MinIO source and backup) on loopback, for development, the main job and the test suite.
+ *
+ * up:     builds/installs missing tools, starts what is not already running (a second `up` starts
+ *         nothing), waits for readiness by polling, seeds sample data once, writes lifeboat.env.
+ * down:   stops exactly the processes recorded in stack.json whose command line is still ours.
+ * status: what runs, where, and whether it answers.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StackFailed } from '../../lib/errors';
+import { ensureStackKeys, STACK_KEY_EMAIL, stackKeyPaths, stopGpgAgent } from './keys';
+import { ensureBucket, ensureSourceBuckets, minioClient, minioMarkers, minioPaths, startMinio, waitForMinio, type MinioServerOptions } from './minio-server';
+import {
+  ensureSampleDatabase, initCluster, pgPaths, postgresOsUser, postmasterPid, SAMPLE_DATABASE, startPostgres, stopPostgres, type PostgresServerOptions,
+} from './postgres-server';
+import { isOurProcess, portOpen, stopProcess } from './processes';
+import type { StackSettings } from './settings';
+import { raiseRetention, startTemporal, temporalMarkers, temporalPaths, waitForTemporal, type TemporalServerOptions } from './temporal-server';
+import { ensureTools, findPgBin, type Tools } from './tools';
+
+export const SOURCE_BUCKETS = ['company-data', 'embeddings', 'user-uploads'] as const;
+export const OFFSITE_BUCKET = 'corporate-intel-backups';
+
+interface StackSecrets {
+  postgresPassword: string;
+  minioUser: string;
+  minioSourcePassword: string;
+  minioBackupPassword: string;
+}
+
+interface StackState {
+  version: 1;
+  processes: Record<string, { pid: number; markers: string[] } | undefined>;
+  pgBin?: string;
+}
+
+export interface StackPaths {
+  state: string;
+  secrets: string;
+  envFile: string;
+  logs: string;
+  backupRoot: string;
+  walArchive: string;
+  minioBackupRoot: string;
+}
+
+export function stackPaths(dir: string): StackPaths {
+  return {
+    state: join(dir, 'stack.json'),
+    secrets: join(dir, 'secrets.json'),
+    envFile: join(dir, 'lifeboat.env'),
+    logs: join(dir, 'logs'),
+    backupRoot: join(dir, 'backups', 'postgres'),
+    walArchive: join(dir, 'backups', 'postgres', 'wal-archive'),
+    minioBackupRoot: join(dir, 'backups', 'minio'),
+  };
+}
+
+function loadSecrets(path: string): StackSecrets {
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as StackSecrets;
+  const secret = (): string => randomBytes(18).toString('base64url');
+  const secrets: StackSecrets = { postgresPassword: secret(), minioUser: 'lifeboat-admin', minioSourcePassword: secret(), minioBackupPassword: secret() };
+  writeFileSync(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function loadState(path: string): StackState {
+  if (!existsSync(path)) return { version: 1, processes: {} };
+  return JSON.parse(readFileSync(path, 'utf8')) as StackState;
+}
+
+function saveState(path: string, state: StackState): void {
+  writeFileSync(path, JSON.stringify(state, null, 2));
+}
+
+/** archive_command of the stack's cluster: a durable copy into $BACKUP_ROOT/wal-archive. */
+export function stackArchiveCommand(paths: StackPaths): string {
+  return `test ! -f '${paths.walArchive}/%f' && cp '%p' '${paths.walArchive}/%f'`;
+}
+
+interface Components {
+  temporal: TemporalServerOptions;
+  postgres: PostgresServerOptions;
+  minioSource: MinioServerOptions;
+  minioBackup: MinioServerOptions;
+}
+
+function components(settings: StackSettings, tools: Pick<Tools, 'temporal' | 'minio' | 'pgBin'>, secrets: StackSecrets): Components {
+  const { dir, host, ports } = settings;
+  const paths = stackPaths(dir);
+  return {
+    temporal: { binary: tools.temporal, dir, host, port: ports.temporal, uiPort: ports.temporalUi },
+    postgres: { pgBin: tools.pgBin, dir, host, port: ports.postgres, password: secrets.postgresPassword, archiveCommand: stackArchiveCommand(paths) },
+    minioSource: { binary: tools.minio, dir, role: 'source', host, port: ports.minioSource, consolePort: ports.minioSourceConsole, rootUser: secrets.minioUser, rootPassword: secrets.minioSourcePassword },
+    minioBackup: { binary: tools.minio, dir, role: 'backup', host, port: ports.minioBackup, consolePort: ports.minioBackupConsole, rootUser: secrets.minioUser, rootPassword: secrets.minioBackupPassword },
+  };
+}
+
+export interface UpResult {
+  started: string[];
+  alreadyRunning: string[];
+  envFile: string;
+  uiUrl: string;
+  seeded: { database: boolean; objects: number };
+}
+
+type Progress = (line: string) => void;
+
+async function ensureFree(host: string, port: number, what: string, envName: string): Promise<void> {
+  if (await portOpen(host, port, 500)) {
+    throw new StackFailed(`port ${port} needed by ${what} is in use by a process this stack did not start`, `stop that process or set ${envName} to a free port`);
+  }
+}
+
+/** Bring the stack up; idempotent. */
+export async function stackUp(settings: StackSettings, progress: Progress = (l) => process.stderr.write(`${l}\n`)): Promise<UpResult> {
+  const tools = await ensureTools(settings.toolsDir, progress);
+  const paths = stackPaths(settings.dir);
+  for (const d of [settings.dir, paths.logs, join(settings.dir, 'backups'), paths.backupRoot, paths.minioBackupRoot]) mkdirSync(d, { recursive: true });
+  mkdirSync(paths.walArchive, { recursive: true });
+  const pgUser = postgresOsUser();
+  if (pgUser) {
+    // The cluster and its archive_command run as `postgres`: it must traverse the stack directory.
+    chmodSync(settings.dir, 0o755);
+    chownSync(paths.walArchive, pgUser.uid, pgUser.gid);
+  }
+  const secrets = loadSecrets(paths.secrets);
+  const keys = ensureStackKeys(tools.gpg, settings.dir);
+  const c = components(settings, tools, secrets);
+  const state = loadState(paths.state);
+  state.pgBin = tools.pgBin;
+  const started: string[] = [];
+  const alreadyRunning: string[] = [];
+
+  const startDaemonComponent = async (
+    name: string, markers: string[], port: number, portEnv: string, start: () => number, wait: (alive: () => boolean) => Promise<void>,
+  ): Promise<void> => {
+    const known = state.processes[name];
+    if (known && isOurProcess(known.pid, known.markers)) {
+      alreadyRunning.push(name);
+    } else {
+      await ensureFree(settings.host, port, name, portEnv);
+      progress(`starting ${name} on ${settings.host}:${port}`);
+      const pid = start();
+      state.processes[name] = { pid, markers };
+      saveState(paths.state, state);
+      started.push(name);
+    }
+    const pid = state.processes[name]?.pid;
+    await wait(() => isOurProcess(pid, markers));
+  };
+
+  const startPg = async (): Promise<void> => {
+    initCluster(c.postgres);
+    const running = postmasterPid(pgPaths(settings.dir).data);
+    if (running) {
+      alreadyRunning.push('postgres');
+    } else {
+      await ensureFree(settings.host, settings.ports.postgres, 'postgres', 'LIFEBOAT_STACK_PG_PORT');
+      progress(`starting postgres on ${settings.host}:${settings.ports.postgres}`);
+      started.push('postgres');
+    }
+    const pid = await startPostgres(c.postgres);
+    state.processes.postgres = { pid, markers: [pgPaths(settings.dir).data] };
+  };
+
+  // Start all four at once; each waits for its own readiness. If any fails, stop what this call
+  // started, so a failed `up` leaves nothing running behind it.
+  const results = await Promise.allSettled([
+    startDaemonComponent('temporal', temporalMarkers(tools.temporal, settings.dir), settings.ports.temporal, 'LIFEBOAT_STACK_TEMPORAL_PORT',
+      () => startTemporal(c.temporal), (alive) => waitForTemporal(c.temporal, alive)),
+    startDaemonComponent('minio-source', minioMarkers(tools.minio, settings.dir, 'source'), settings.ports.minioSource, 'LIFEBOAT_STACK_MINIO_SOURCE_PORT',
+      () => startMinio(c.minioSource), (alive) => waitForMinio(c.minioSource, alive)),
+    startDaemonComponent('minio-backup', minioMarkers(tools.minio, settings.dir, 'backup'), settings.ports.minioBackup, 'LIFEBOAT_STACK_MINIO_BACKUP_PORT',
+      () => startMinio(c.minioBackup), (alive) => waitForMinio(c.minioBackup, alive)),
+    startPg(),
+  ]);
+  saveState(paths.state, state);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) {
+    await stopComponents(settings, started);
+    throw failure.reason;
+  }
+
+  // One-time seeding and idempotent settings.
+  await raiseRetention(c.temporal);
+  const database = await ensureSampleDatabase(c.postgres);
+  if (database.created) progress(`loaded sample database ${SAMPLE_DATABASE}`);
+  const objects = await ensureSourceBuckets(minioClient(c.minioSource), SOURCE_BUCKETS);
+  if (objects > 0) progress(`put ${objects} sample objects into ${SOURCE_BUCKETS.join(', ')}`);
+  await ensureBucket(minioClient(c.minioBackup), OFFSITE_BUCKET);
+
+  writeEnvFile(settings, tools, secrets, keys);
+  return { started, alreadyRunning, envFile: paths.envFile, uiUrl: `http://${settings.host}:${settings.ports.temporalUi}`, seeded: { database: database.created, objects } };
+}
+
+function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secrets: StackSecrets, keys: ReturnType<typeof ensureStackKeys>): void {
+  const paths = stackPaths(settings.dir);
+  const { host, ports } = settings;
+  const lines: [string, string][] = [
+    ['DB_HOST', host], ['DB_PORT', String(ports.postgres)], ['DB_NAME', SAMPLE_DATABASE], ['DB_USER', 'postgres'],
+    ['PGPASSWORD', secrets.postgresPassword], ['PG_BIN_DIR', tools.pgBin],
+    ['BACKUP_ROOT', paths.backupRoot],
+    ['ENCRYPT_BACKUPS', 'true'], ['GPG_RECIPIENT', STACK_KEY_EMAIL], ['GPG_PUBLIC_KEY_FILE', keys.publicKeyFile],
+    ['GPG_PRIVATE_KEY_FILE', keys.privateKeyFile], ['GNUPGHOME', keys.gnupgHome],
+    ['REMOTE_STORAGE', 'true'], ['S3_BUCKET', OFFSITE_BUCKET], ['S3_ENDPOINT', `http://${host}:${ports.minioBackup}`],
+    ['AWS_ACCESS_KEY_ID', secrets.minioUser], ['AWS_SECRET_ACCESS_KEY', secrets.minioBackupPassword],
+    ['MINIO_SOURCE_ENDPOINT', `http://${host}:${ports.minioSource}`], ['MINIO_SOURCE_ACCESS_KEY', secrets.minioUser], ['MINIO_SOURCE_SECRET_KEY', secrets.minioSourcePassword],
+    ['MINIO_BACKUP_ENDPOINT', `http://${host}:${ports.minioBackup}`], ['MINIO_BACKUP_ACCESS_KEY', secrets.minioUser], ['MINIO_BACKUP_SECRET_KEY', secrets.minioBackupPassword],
+    ['BUCKETS_TO_BACKUP', SOURCE_BUCKETS.join(',')], ['MINIO_BACKUP_ROOT', paths.minioBackupRoot],
+    ['TEMPORAL_ADDRESS', `${host}:${ports.temporal}`], ['TEMPORAL_NAMESPACE', 'default'],
+  ];
+  const text = [
+    `# Written by \`lifeboat stack up\` for the local stack in ${settings.dir}.`,
+    '# Holds generated local-only credentials; not for production. Same format as /etc/default/corporate-intel-backup.',
+    ...lines.map(([k, v]) => `export ${k}='${v}'`),
+    '',
+  ].join('\n');
+  writeFileSync(paths.envFile, text, { mode: 0o600 });
+}
+
+export interface ComponentStatus {
+  name: string;
+  running: boolean;
+  pid?: number;
+  address: string;
+  answering: boolean;
+}
+
+export async function stackStatus(settings: StackSettings): Promise<ComponentStatus[]> {
+  const state = loadState(stackPaths(settings.dir).state);
+  const { host, ports } = settings;
+  const entries: [string, number][] = [['temporal', ports.temporal], ['postgres', ports.postgres], ['minio-source', ports.minioSource], ['minio-backup', ports.minioBackup]];
+  return Promise.all(
+    entries.map(async ([name, port]) => {
+      const known = state.processes[name];
+      const pid = name === 'postgres' ? postmasterPid(pgPaths(settings.dir).data) : known && isOurProcess(known.pid, known.markers) ? known.pid : undefined;
+      return { name, running: pid !== undefined, pid, address: `${host}:${port}`, answering: pid !== undefined && (await portOpen(host, port, 500)) };
+    }),
+  );
+}
+
+const COMPONENT_NAMES = ['temporal', 'postgres', 'minio-source', 'minio-backup'];
+
+/** Stop the named components if they are (still) ours; returns the names actually stopped. */
+async function stopComponents(settings: StackSettings, names: readonly string[]): Promise<string[]> {
+  const paths = stackPaths(settings.dir);
+  const state = loadState(paths.state);
+  const stopped: string[] = [];
+  const jobs = names.map(async (name) => {
+    if (name === 'postgres') {
+      const pgBin = state.pgBin ?? findPgBin();
+      if (!pgBin || !postmasterPid(pgPaths(settings.dir).data)) return;
+      await stopPostgres(pgBin, settings.dir);
+    } else {
+      const known = state.processes[name];
+      if (!known || !isOurProcess(known.pid, known.markers)) return;
+      await stopProcess(known.pid);
+    }
+    stopped.push(name);
+    delete state.processes[name];
+  });
+  await Promise.all(jobs);
+  if (existsSync(paths.state)) saveState(paths.state, state);
+  return stopped;
+}
+
+/** Stop exactly the processes this stack started (and the stack's gpg-agent). Returns the names stopped. */
+export async function stackDown(settings: StackSettings): Promise<string[]> {
+  const stopped = await stopComponents(settings, COMPONENT_NAMES);
+  stopGpgAgent(stackKeyPaths(settings.dir).gnupgHome);
+  return stopped;
+}
+
+export { temporalPaths, minioPaths };

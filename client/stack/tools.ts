@@ -1,0 +1,113 @@
+/**
+ * Tool provisioning: builds the Temporal CLI and MinIO server from the Go module proxy into a cache
+ * outside the clone, and installs PostgreSQL 15, GnuPG and zstd from Debian, each only when missing.
+ * Builds take minutes, so progress is printed as it happens; a missing prerequisite (no Go, no
+ * apt-get, not root) is a clear error that says what to install.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { PrerequisiteMissing, StackFailed } from '../../lib/errors';
+
+export const TEMPORAL_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+export const MINIO_MODULE = 'github.com/minio/minio@latest';
+
+export interface Tools {
+  temporal: string;
+  minio: string;
+  /** Directory with initdb, pg_ctl, postgres of the major version the stack runs. */
+  pgBin: string;
+  gpg: string;
+  zstd: string;
+}
+
+type Progress = (line: string) => void;
+
+function which(command: string): string | undefined {
+  const result = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { encoding: 'utf8' });
+  const path = result.stdout.trim();
+  return result.status === 0 && path ? path : undefined;
+}
+
+/** Locate the PostgreSQL 15 server binaries (Debian layout), or undefined. */
+export function findPgBin(): string | undefined {
+  for (const dir of ['/usr/lib/postgresql/15/bin', '/usr/pgsql-15/bin']) {
+    if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
+  }
+  return undefined;
+}
+
+async function goInstall(module: string, binary: string, toolsDir: string, progress: Progress): Promise<string> {
+  const target = join(toolsDir, binary);
+  if (existsSync(target)) return target;
+  const go = which('go');
+  if (!go) {
+    throw new PrerequisiteMissing(`go is not installed, so ${binary} cannot be built`, `install Go 1.22 or newer (https://go.dev/dl or apt-get install golang), or put a ${binary} binary at ${target}`);
+  }
+  mkdirSync(toolsDir, { recursive: true });
+  // Build into a staging dir and rename, so an interrupted build never leaves a half binary behind.
+  const staging = join(toolsDir, `.staging-${binary}-${process.pid}`);
+  mkdirSync(staging, { recursive: true });
+  progress(`building ${binary} from ${module} (takes a few minutes, once)`);
+  const started = Date.now();
+  const ticker = setInterval(() => progress(`  still building ${binary}... ${Math.round((Date.now() - started) / 1000)} s`), 30_000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(go, ['install', module], {
+        env: { ...process.env, GOBIN: staging, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let tail = '';
+      const onData = (chunk: Buffer): void => {
+        tail = (tail + chunk.toString()).slice(-4000);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.on('error', reject);
+      child.on('close', (code) =>
+        code === 0 ? resolve() : reject(new StackFailed(`go install ${module} failed (exit ${code}):\n${tail}`, 'check that the Go module proxy is reachable (GOPROXY) and retry')),
+      );
+    });
+  } finally {
+    clearInterval(ticker);
+  }
+  renameSync(join(staging, binary), target);
+  spawnSync('rm', ['-rf', staging]);
+  progress(`built ${binary} in ${Math.round((Date.now() - started) / 1000)} s -> ${target}`);
+  return target;
+}
+
+function aptInstall(packages: string[], progress: Progress): void {
+  if (!which('apt-get')) {
+    throw new PrerequisiteMissing(`missing ${packages.join(', ')} and apt-get is not available`, `install ${packages.join(' ')} with your package manager`);
+  }
+  if (process.getuid?.() !== 0) {
+    throw new PrerequisiteMissing(`missing ${packages.join(', ')}; installing needs root`, `run: sudo apt-get install -y ${packages.join(' ')}`);
+  }
+  progress(`installing ${packages.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  if (result.status !== 0) {
+    progress('apt-get install failed; refreshing the package index and trying again');
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  }
+  if (result.status !== 0) throw new PrerequisiteMissing(`apt-get could not install ${packages.join(', ')}`, 'check the Debian package mirror and retry');
+}
+
+/** Make sure every tool the stack and Lifeboat need is present; build or install what is missing. */
+export async function ensureTools(toolsDir: string, progress: Progress = (l) => process.stderr.write(`${l}\n`)): Promise<Tools> {
+  const debian: string[] = [];
+  if (!findPgBin()) debian.push('postgresql-15', 'postgresql-client-15');
+  if (!which('gpg')) debian.push('gnupg');
+  if (!which('zstd')) debian.push('zstd');
+  if (debian.length > 0) aptInstall(debian, progress);
+  const pgBin = findPgBin();
+  if (!pgBin) throw new PrerequisiteMissing('PostgreSQL 15 server binaries not found', 'install postgresql-15 (Debian) so /usr/lib/postgresql/15/bin/initdb exists');
+  // Both Go builds at once: they share the module download and each is mostly single-threaded linking.
+  const [temporal, minio] = await Promise.all([
+    goInstall(TEMPORAL_MODULE, 'temporal', toolsDir, progress),
+    goInstall(MINIO_MODULE, 'minio', toolsDir, progress),
+  ]);
+  return { temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd' };
+}

@@ -1,0 +1,213 @@
+/**
+ * Loading configuration: the env file (shell `export KEY=value` syntax, as the seed's
+ * /etc/default/corporate-intel-backup) overlaid by the process environment, validated against
+ * SETTINGS in one pass. Every problem is collected and reported at once as `NAME: message` with a
+ * hint; nothing is connected, created or written before this succeeds.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { ConfigInvalid, type ConfigProblem } from '../errors';
+import { CROSS_FIELD_RULES, SETTINGS, valueSchema, type SettingName } from './schema';
+
+export const DEFAULT_ENV_FILE = '/etc/default/corporate-intel-backup';
+
+export type RawEnv = Record<string, string | undefined>;
+
+export interface MinioEndpointConfig {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string | undefined;
+}
+
+/** The validated, typed configuration. Secrets are plain fields here and must stay in the worker. */
+export interface Config {
+  db: { host: string; port: number; name: string; user: string; password: string | undefined; binDir: string | undefined };
+  backupRoot: string;
+  compression: { algorithm: 'zstd' | 'gzip'; level: number };
+  dumpFormat: 'plain' | 'custom';
+  encryption: {
+    enabled: boolean;
+    recipient: string | undefined;
+    publicKeyFile: string | undefined;
+    privateKeyFile: string | undefined;
+    passphrase: string | undefined;
+    gnupgHome: string | undefined;
+  };
+  remote: {
+    enabled: boolean;
+    bucket: string | undefined;
+    endpoint: string;
+    region: string;
+    storageClass: string;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+  };
+  alerts: { slackWebhook: string | undefined; email: string[]; smtpUrl: string | undefined; pagerdutyRoutingKey: string | undefined };
+  minio: { source: MinioEndpointConfig; backup: MinioEndpointConfig | undefined; buckets: string[]; backupRoot: string };
+  temporal: { address: string; namespace: string; apiKey: string | undefined; taskQueue: string; host: string; hostTaskQueue: string };
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  metricsPort: number | undefined;
+  /** Values of every secret setting that is set, for scrubbing text before it leaves the worker. */
+  secretValues: string[];
+}
+
+/**
+ * Parse an env file. Accepts `KEY=value`, `export KEY=value`, single or double quotes, blank lines
+ * and `#` comments; anything else is reported with its line number.
+ */
+export function parseEnvFile(text: string, fileName: string): { values: RawEnv; problems: ConfigProblem[] } {
+  const values: RawEnv = {};
+  const problems: ConfigProblem[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(trimmed);
+    if (!match) {
+      problems.push({ env: `${fileName}:${index + 1}`, message: 'is not a KEY=value line', hint: 'write lines as `export KEY=value`' });
+      return;
+    }
+    const [, key, rest] = match as unknown as [string, string, string];
+    values[key] = unquote(rest);
+  });
+  return { values, problems };
+}
+
+function unquote(rest: string): string {
+  const value = rest.trim();
+  if (value.length >= 2 && ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))) {
+    return value.slice(1, -1);
+  }
+  // Unquoted: a trailing comment starts at ` #`.
+  const comment = value.search(/\s#/);
+  return (comment >= 0 ? value.slice(0, comment) : value).trim();
+}
+
+export interface LoadOptions {
+  /** Environment to read; default process.env. */
+  env?: RawEnv;
+  /** Env file to read first; default $LIFEBOAT_ENV_FILE or /etc/default/corporate-intel-backup when it exists. */
+  envFile?: string;
+}
+
+/** Merge the env file and the environment (the environment wins), as raw strings. */
+export function readRawEnv(options: LoadOptions = {}): { raw: RawEnv; problems: ConfigProblem[] } {
+  const env = options.env ?? process.env;
+  const explicit = options.envFile ?? env.LIFEBOAT_ENV_FILE;
+  const file = explicit ?? DEFAULT_ENV_FILE;
+  let fromFile: RawEnv = {};
+  const problems: ConfigProblem[] = [];
+  if (existsSync(file)) {
+    const parsed = parseEnvFile(readFileSync(file, 'utf8'), file);
+    fromFile = parsed.values;
+    problems.push(...parsed.problems);
+  } else if (explicit) {
+    problems.push({ env: 'LIFEBOAT_ENV_FILE', message: `file ${file} does not exist`, hint: 'point LIFEBOAT_ENV_FILE at an existing env file or unset it' });
+  }
+  const raw: RawEnv = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) raw[key] = value;
+  return { raw, problems };
+}
+
+/** Validate raw values; returns the config or every problem found. */
+export function parseConfig(raw: RawEnv): { config?: Config; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const values: Partial<Record<SettingName, unknown>> = {};
+  for (const spec of SETTINGS) {
+    const given = raw[spec.env];
+    const text = given === undefined || given === '' ? (spec as { default?: string }).default : given;
+    if (text === undefined) {
+      if ((spec as { required?: boolean }).required) problems.push({ env: spec.env, message: 'is required', hint: spec.hint });
+      continue;
+    }
+    const result = valueSchema(spec.kind).safeParse(text);
+    if (result.success) {
+      values[spec.env] = result.data;
+    } else {
+      const shown = (spec as { secret?: boolean }).secret ? '' : ` (got "${text}")`;
+      problems.push({ env: spec.env, message: `${result.error.issues[0]?.message ?? 'is invalid'}${shown}`, hint: spec.hint });
+    }
+  }
+  for (const rule of CROSS_FIELD_RULES) {
+    const problem = rule.check(raw);
+    if (problem && !problems.some((p) => p.env === problem.env)) problems.push(problem);
+  }
+  if (problems.length > 0) return { problems };
+  return { config: toConfig(values), problems };
+}
+
+/** Load and validate; throws ConfigInvalid listing every problem. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { raw, problems: fileProblems } = readRawEnv(options);
+  const { config, problems } = parseConfig(raw);
+  const all = [...fileProblems, ...problems];
+  if (all.length > 0 || !config) throw new ConfigInvalid(all);
+  return config;
+}
+
+function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
+  const str = (k: SettingName): string | undefined => v[k] as string | undefined;
+  const req = (k: SettingName): string => v[k] as string;
+  const num = (k: SettingName): number | undefined => v[k] as number | undefined;
+  const algorithm = req('COMPRESSION') as 'zstd' | 'gzip';
+  const host = str('LIFEBOAT_HOST') ?? hostname().split('.')[0] ?? 'localhost';
+  const taskQueue = req('LIFEBOAT_TASK_QUEUE');
+  const backupEndpoint = str('MINIO_BACKUP_ENDPOINT');
+  const secretValues = SETTINGS.filter((spec) => (spec as { secret?: boolean }).secret)
+    .map((spec) => v[spec.env])
+    .filter((x): x is string => typeof x === 'string' && x.length >= 4);
+  return {
+    db: { host: req('DB_HOST'), port: num('DB_PORT') ?? 5432, name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
+    backupRoot: req('BACKUP_ROOT'),
+    compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? (algorithm === 'zstd' ? 3 : 6) },
+    dumpFormat: req('DUMP_FORMAT') as 'plain' | 'custom',
+    encryption: {
+      enabled: v.ENCRYPT_BACKUPS as boolean,
+      recipient: str('GPG_RECIPIENT'),
+      publicKeyFile: str('GPG_PUBLIC_KEY_FILE'),
+      privateKeyFile: str('GPG_PRIVATE_KEY_FILE'),
+      passphrase: str('GPG_PASSPHRASE'),
+      gnupgHome: str('GNUPGHOME'),
+    },
+    remote: {
+      enabled: v.REMOTE_STORAGE as boolean,
+      bucket: str('S3_BUCKET'),
+      endpoint: req('S3_ENDPOINT'),
+      region: req('S3_REGION'),
+      storageClass: req('S3_STORAGE_CLASS'),
+      accessKeyId: str('AWS_ACCESS_KEY_ID'),
+      secretAccessKey: str('AWS_SECRET_ACCESS_KEY'),
+    },
+    alerts: {
+      slackWebhook: str('SLACK_WEBHOOK'),
+      email: (v.EMAIL_ALERTS as string[] | undefined) ?? [],
+      smtpUrl: str('SMTP_URL'),
+      pagerdutyRoutingKey: str('PAGERDUTY_ROUTING_KEY'),
+    },
+    minio: {
+      source: { endpoint: req('MINIO_SOURCE_ENDPOINT'), accessKey: req('MINIO_SOURCE_ACCESS_KEY'), secretKey: str('MINIO_SOURCE_SECRET_KEY') },
+      backup: backupEndpoint
+        ? { endpoint: backupEndpoint, accessKey: req('MINIO_BACKUP_ACCESS_KEY'), secretKey: str('MINIO_BACKUP_SECRET_KEY') }
+        : undefined,
+      buckets: v.BUCKETS_TO_BACKUP as string[],
+      backupRoot: req('MINIO_BACKUP_ROOT'),
+    },
+    temporal: {
+      address: req('TEMPORAL_ADDRESS'),
+      namespace: req('TEMPORAL_NAMESPACE'),
+      apiKey: str('TEMPORAL_API_KEY'),
+      taskQueue,
+      host,
+      hostTaskQueue: `${taskQueue}@${host}`,
+    },
+    logLevel: req('LOG_LEVEL') as Config['logLevel'],
+    metricsPort: num('METRICS_PORT'),
+    secretValues,
+  };
+}
+
+/** Replace every configured secret value in a text with `***`. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('***');
+  return out;
+}

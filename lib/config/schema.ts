@@ -1,0 +1,216 @@
+/**
+ * The configuration schema: the single source of truth for every setting Lifeboat reads.
+ *
+ * Each setting is declared once with its environment variable (the seed's names where the seed
+ * has one), its type, default, description, a hint for fixing a bad value and whether it is secret.
+ * `loadConfig` (load.ts) validates an environment against this table and `renderConfigDocs`
+ * (docs.ts) generates docs/configuration.md from it; a unit test fails when that file drifts.
+ */
+import { z } from 'zod';
+
+/** What a setting's value is; decides parsing, validation and the docs' "type" column. */
+export type SettingKind =
+  | { type: 'string' }
+  | { type: 'host' }
+  | { type: 'port' }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'url'; protocols: readonly string[] }
+  | { type: 'path' }
+  | { type: 'list' }
+  | { type: 'enum'; values: readonly string[] }
+  | { type: 'email-list' };
+
+export interface SettingSpec {
+  /** Environment variable name (also the key in the env file). */
+  env: string;
+  kind: SettingKind;
+  /** Default as the raw string an operator would write; undefined = no default. */
+  default?: string;
+  /** Required unconditionally (conditional requirements live in `crossFieldRules`). */
+  required?: boolean;
+  /** Secret values are never logged, never put in workflow payloads and shown as *** in docs. */
+  secret?: boolean;
+  group: string;
+  description: string;
+  /** How to fix a bad or missing value; printed after `hint:`. */
+  hint: string;
+}
+
+const s = (spec: SettingSpec): SettingSpec => spec;
+
+/** Every setting, in documentation order. */
+export const SETTINGS = [
+  // --- PostgreSQL (the seed's names) ---
+  s({ env: 'DB_HOST', kind: { type: 'host' }, required: true, group: 'PostgreSQL', description: 'Host of the PostgreSQL server to back up.', hint: 'set DB_HOST to a host name or IP address, e.g. DB_HOST=localhost' }),
+  s({ env: 'DB_PORT', kind: { type: 'port' }, default: '5432', group: 'PostgreSQL', description: 'Port of the PostgreSQL server.', hint: 'set DB_PORT to a TCP port between 1 and 65535' }),
+  s({ env: 'DB_NAME', kind: { type: 'string' }, default: 'corporate_intel', group: 'PostgreSQL', description: 'Database to back up and restore.', hint: 'set DB_NAME to an existing database name' }),
+  s({ env: 'DB_USER', kind: { type: 'string' }, default: 'postgres', group: 'PostgreSQL', description: 'Role used by pg_dump, pg_basebackup and psql (needs REPLICATION for base backups).', hint: 'set DB_USER to a PostgreSQL role name' }),
+  s({ env: 'PGPASSWORD', kind: { type: 'string' }, secret: true, group: 'PostgreSQL', description: 'Password of DB_USER; passed to the PostgreSQL tools through their environment, never argv.', hint: 'set PGPASSWORD, or leave it unset to use ~/.pgpass or trust/peer authentication' }),
+  s({ env: 'PG_BIN_DIR', kind: { type: 'path' }, group: 'PostgreSQL', description: 'Directory holding pg_dump, pg_basebackup, psql of the server\'s major version; empty = search PATH and /usr/lib/postgresql/<major>/bin.', hint: 'set PG_BIN_DIR to an absolute directory such as /usr/lib/postgresql/15/bin' }),
+
+  // --- Backup storage ---
+  s({ env: 'BACKUP_ROOT', kind: { type: 'path' }, default: '/var/backups/postgres', group: 'Backup storage', description: 'Root of the local backup tree (daily/, weekly/, monthly/, base/, wal-archive/, logs/, metrics/).', hint: 'set BACKUP_ROOT to an absolute directory path, e.g. /var/backups/postgres' }),
+  s({ env: 'COMPRESSION', kind: { type: 'enum', values: ['zstd', 'gzip'] }, default: 'zstd', group: 'Backup storage', description: 'Compression of dumps and base backups; the file name always says which (.zst or .gz).', hint: 'set COMPRESSION to zstd (fast, default) or gzip (seed-compatible)' }),
+  s({ env: 'COMPRESSION_LEVEL', kind: { type: 'int', min: 1, max: 19 }, group: 'Backup storage', description: 'Compression level; default 3 for zstd, 6 for gzip (gzip accepts 1-9).', hint: 'set COMPRESSION_LEVEL to an integer, 1-19 for zstd or 1-9 for gzip' }),
+  s({ env: 'DUMP_FORMAT', kind: { type: 'enum', values: ['plain', 'custom'] }, default: 'plain', group: 'Backup storage', description: 'pg_dump format: plain SQL as in the seed (.sql...) or custom (.dump..., restored with pg_restore).', hint: 'set DUMP_FORMAT to plain or custom' }),
+
+  // --- Encryption ---
+  s({ env: 'ENCRYPT_BACKUPS', kind: { type: 'bool' }, default: 'true', group: 'Encryption', description: 'Encrypt every artifact with OpenPGP to GPG_RECIPIENT (decryptable with plain gpg).', hint: 'set ENCRYPT_BACKUPS to true or false' }),
+  s({ env: 'GPG_RECIPIENT', kind: { type: 'string' }, group: 'Encryption', description: 'User id or fingerprint of the recipient key (required when ENCRYPT_BACKUPS=true).', hint: 'set GPG_RECIPIENT to the e-mail or fingerprint of the backup key, e.g. backup@corporate-intel.local' }),
+  s({ env: 'GPG_PUBLIC_KEY_FILE', kind: { type: 'path' }, group: 'Encryption', description: 'Armored public key file; when unset the key is exported from the local GnuPG keyring.', hint: 'set GPG_PUBLIC_KEY_FILE to an absolute path of an armored public key (gpg --export --armor)' }),
+  s({ env: 'GPG_PRIVATE_KEY_FILE', kind: { type: 'path' }, group: 'Encryption', description: 'Armored private key file used by restore and verification; when unset the local GnuPG keyring is used.', hint: 'set GPG_PRIVATE_KEY_FILE to an absolute path of an armored private key' }),
+  s({ env: 'GPG_PASSPHRASE', kind: { type: 'string' }, secret: true, group: 'Encryption', description: 'Passphrase of the private key, if it has one.', hint: 'set GPG_PASSPHRASE or use a key without passphrase on the restore host' }),
+  s({ env: 'GNUPGHOME', kind: { type: 'path' }, group: 'Encryption', description: 'GnuPG home directory used when keys come from a keyring.', hint: 'set GNUPGHOME to an absolute directory path' }),
+
+  // --- Remote storage (S3) ---
+  s({ env: 'REMOTE_STORAGE', kind: { type: 'bool' }, default: 'false', group: 'Remote storage', description: 'Copy every artifact off-site to S3_BUCKET.', hint: 'set REMOTE_STORAGE to true or false' }),
+  s({ env: 'S3_BUCKET', kind: { type: 'string' }, group: 'Remote storage', description: 'Bucket for off-site copies (required when REMOTE_STORAGE=true).', hint: 'set S3_BUCKET to a bucket name, e.g. corporate-intel-backups' }),
+  s({ env: 'S3_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'https://s3.amazonaws.com', group: 'Remote storage', description: 'S3-compatible endpoint URL.', hint: 'set S3_ENDPOINT to an http(s) URL, e.g. https://s3.amazonaws.com or http://127.0.0.1:9000' }),
+  s({ env: 'S3_REGION', kind: { type: 'string' }, default: 'us-east-1', group: 'Remote storage', description: 'Region passed to the S3 client.', hint: 'set S3_REGION, e.g. us-east-1' }),
+  s({ env: 'S3_STORAGE_CLASS', kind: { type: 'string' }, default: 'STANDARD', group: 'Remote storage', description: 'Storage class of uploaded objects (STANDARD, STANDARD_IA, ...).', hint: 'set S3_STORAGE_CLASS to a class your provider supports' }),
+  s({ env: 'AWS_ACCESS_KEY_ID', kind: { type: 'string' }, group: 'Remote storage', description: 'Access key for S3_ENDPOINT.', hint: 'set AWS_ACCESS_KEY_ID' }),
+  s({ env: 'AWS_SECRET_ACCESS_KEY', kind: { type: 'string' }, secret: true, group: 'Remote storage', description: 'Secret key for S3_ENDPOINT.', hint: 'set AWS_SECRET_ACCESS_KEY' }),
+
+  // --- Alerting ---
+  s({ env: 'SLACK_WEBHOOK', kind: { type: 'url', protocols: ['http', 'https'] }, secret: true, group: 'Alerting', description: 'Slack incoming-webhook URL (the URL is a credential).', hint: 'set SLACK_WEBHOOK to https://hooks.slack.com/services/...' }),
+  s({ env: 'EMAIL_ALERTS', kind: { type: 'email-list' }, group: 'Alerting', description: 'Comma-separated addresses that receive alert e-mails.', hint: 'set EMAIL_ALERTS to one or more addresses separated by commas' }),
+  s({ env: 'SMTP_URL', kind: { type: 'url', protocols: ['smtp', 'smtps'] }, secret: true, group: 'Alerting', description: 'SMTP server for alert e-mails, e.g. smtp://user:pass@mail:587.', hint: 'set SMTP_URL to smtp://host:port or smtps://user:pass@host:465' }),
+  s({ env: 'PAGERDUTY_ROUTING_KEY', kind: { type: 'string' }, secret: true, group: 'Alerting', description: 'PagerDuty Events API v2 routing key; critical alerts page on-call.', hint: 'set PAGERDUTY_ROUTING_KEY to the integration key of your service' }),
+
+  // --- MinIO (the seed's names) ---
+  s({ env: 'MINIO_SOURCE_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'http://localhost:9000', group: 'MinIO', description: 'Production MinIO whose buckets are backed up.', hint: 'set MINIO_SOURCE_ENDPOINT to an http(s) URL, e.g. http://localhost:9000' }),
+  s({ env: 'MINIO_SOURCE_ACCESS_KEY', kind: { type: 'string' }, default: 'minioadmin', group: 'MinIO', description: 'Access key of the source MinIO.', hint: 'set MINIO_SOURCE_ACCESS_KEY' }),
+  s({ env: 'MINIO_SOURCE_SECRET_KEY', kind: { type: 'string' }, secret: true, group: 'MinIO', description: 'Secret key of the source MinIO.', hint: 'set MINIO_SOURCE_SECRET_KEY' }),
+  s({ env: 'MINIO_BACKUP_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, group: 'MinIO', description: 'Separate MinIO that receives mirrors and replication (optional).', hint: 'set MINIO_BACKUP_ENDPOINT to an http(s) URL, e.g. http://backup-minio:9000' }),
+  s({ env: 'MINIO_BACKUP_ACCESS_KEY', kind: { type: 'string' }, default: 'minioadmin', group: 'MinIO', description: 'Access key of the backup MinIO.', hint: 'set MINIO_BACKUP_ACCESS_KEY' }),
+  s({ env: 'MINIO_BACKUP_SECRET_KEY', kind: { type: 'string' }, secret: true, group: 'MinIO', description: 'Secret key of the backup MinIO.', hint: 'set MINIO_BACKUP_SECRET_KEY' }),
+  s({ env: 'BUCKETS_TO_BACKUP', kind: { type: 'list' }, default: 'company-data,embeddings,user-uploads', group: 'MinIO', description: 'Comma-separated buckets to snapshot, mirror and verify.', hint: 'set BUCKETS_TO_BACKUP to bucket names separated by commas' }),
+  s({ env: 'MINIO_BACKUP_ROOT', kind: { type: 'path' }, default: '/var/backups/minio', group: 'MinIO', description: 'Local root for MinIO snapshots (snapshots/ below it).', hint: 'set MINIO_BACKUP_ROOT to an absolute directory path' }),
+
+  // --- Temporal and the worker ---
+  s({ env: 'TEMPORAL_ADDRESS', kind: { type: 'string' }, default: 'localhost:7233', group: 'Temporal', description: 'Temporal frontend host:port (same name as @temporalio/envconfig).', hint: 'set TEMPORAL_ADDRESS to host:port, e.g. localhost:7233' }),
+  s({ env: 'TEMPORAL_NAMESPACE', kind: { type: 'string' }, default: 'default', group: 'Temporal', description: 'Temporal namespace.', hint: 'set TEMPORAL_NAMESPACE to an existing namespace' }),
+  s({ env: 'TEMPORAL_API_KEY', kind: { type: 'string' }, secret: true, group: 'Temporal', description: 'API key for Temporal Cloud (enables TLS).', hint: 'set TEMPORAL_API_KEY or leave it unset for a local server' }),
+  s({ env: 'LIFEBOAT_TASK_QUEUE', kind: { type: 'string' }, default: 'lifeboat', group: 'Temporal', description: 'General task queue; host-pinned work uses `<queue>@<LIFEBOAT_HOST>`.', hint: 'set LIFEBOAT_TASK_QUEUE to a queue name' }),
+  s({ env: 'LIFEBOAT_HOST', kind: { type: 'string' }, group: 'Temporal', description: 'Name of this host for the host-pinned task queue; default the OS host name.', hint: 'set LIFEBOAT_HOST to a short host name' }),
+  s({ env: 'LOG_LEVEL', kind: { type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', group: 'Temporal', description: 'Log level of the JSON logs (pino) and of the Temporal SDK core.', hint: 'set LOG_LEVEL to one of trace, debug, info, warn, error, fatal' }),
+  s({ env: 'METRICS_PORT', kind: { type: 'port' }, group: 'Temporal', description: 'When set, the worker serves the Temporal SDK\'s Prometheus metrics on 127.0.0.1:<port>/metrics.', hint: 'set METRICS_PORT to a free TCP port, or leave it unset' }),
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof SETTINGS)[number]['env'];
+
+/** A rule that spans settings; returns the problem's variable and message, or nothing. */
+export interface CrossFieldRule {
+  /** The rule in one sentence, for the docs. */
+  doc: string;
+  check(raw: Record<string, string | undefined>): { env: string; message: string; hint: string } | undefined;
+}
+
+const isTrue = (v: string | undefined): boolean => v !== undefined && /^(true|1|yes|on)$/i.test(v.trim());
+
+export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
+  {
+    doc: '`ENCRYPT_BACKUPS=true` requires `GPG_RECIPIENT`.',
+    check: (raw) =>
+      isTrue(raw.ENCRYPT_BACKUPS ?? 'true') && !raw.GPG_RECIPIENT
+        ? { env: 'GPG_RECIPIENT', message: 'is required when ENCRYPT_BACKUPS=true', hint: 'set GPG_RECIPIENT to the backup key\'s e-mail or fingerprint, or set ENCRYPT_BACKUPS=false' }
+        : undefined,
+  },
+  {
+    doc: '`REMOTE_STORAGE=true` requires `S3_BUCKET`.',
+    check: (raw) =>
+      isTrue(raw.REMOTE_STORAGE) && !raw.S3_BUCKET
+        ? { env: 'S3_BUCKET', message: 'is required when REMOTE_STORAGE=true', hint: 'set S3_BUCKET to the off-site bucket, or set REMOTE_STORAGE=false' }
+        : undefined,
+  },
+  {
+    doc: '`COMPRESSION=gzip` accepts `COMPRESSION_LEVEL` 1-9 only.',
+    check: (raw) =>
+      (raw.COMPRESSION ?? 'zstd') === 'gzip' && raw.COMPRESSION_LEVEL !== undefined && Number(raw.COMPRESSION_LEVEL) > 9
+        ? { env: 'COMPRESSION_LEVEL', message: `must be 1-9 for gzip, got "${raw.COMPRESSION_LEVEL}"`, hint: 'set COMPRESSION_LEVEL between 1 and 9, or use COMPRESSION=zstd' }
+        : undefined,
+  },
+];
+
+/** Build the zod validator for one setting's raw string. */
+export function valueSchema(kind: SettingKind): z.ZodType<unknown> {
+  switch (kind.type) {
+    case 'string':
+      return z.string().min(1, 'must not be empty');
+    case 'host':
+      return z
+        .string()
+        .min(1, 'must not be empty')
+        .regex(/^[A-Za-z0-9._:\-[\]%]+$/, 'must be a host name or IP address')
+        .or(z.string().regex(/^\//, 'must be a host name, IP address or socket directory'));
+    case 'port':
+      return z
+        .string()
+        .regex(/^\d+$/, 'must be a whole number')
+        .transform(Number)
+        .pipe(z.number().int().min(1, 'must be between 1 and 65535').max(65535, 'must be between 1 and 65535'));
+    case 'int':
+      return z
+        .string()
+        .regex(/^-?\d+$/, 'must be a whole number')
+        .transform(Number)
+        .pipe(z.number().int().min(kind.min, `must be at least ${kind.min}`).max(kind.max, `must be at most ${kind.max}`));
+    case 'bool':
+      return z
+        .string()
+        .transform((v) => v.trim().toLowerCase())
+        .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' }))
+        .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+    case 'url':
+      return z.string().superRefine((v, ctx) => {
+        let url: URL;
+        try {
+          url = new URL(v);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'is not a valid URL' });
+          return;
+        }
+        const protocol = url.protocol.replace(/:$/, '');
+        if (!kind.protocols.includes(protocol)) {
+          ctx.addIssue({ code: 'custom', message: `must use ${kind.protocols.join(' or ')}, not ${protocol}` });
+        } else if (!url.hostname) {
+          ctx.addIssue({ code: 'custom', message: 'has no host' });
+        }
+      });
+    case 'path':
+      return z.string().regex(/^\//, 'must be an absolute path');
+    case 'list':
+      return z
+        .string()
+        .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+        .pipe(z.array(z.string()).min(1, 'must name at least one item'));
+    case 'enum':
+      return z.enum(kind.values as [string, ...string[]], { message: `must be one of ${kind.values.join(', ')}` });
+    case 'email-list':
+      return z
+        .string()
+        .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+        .pipe(z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, 'must be e-mail addresses separated by commas')).min(1, 'must name at least one address'));
+  }
+}
+
+/** Human description of a kind for the docs. */
+export function kindLabel(kind: SettingKind): string {
+  switch (kind.type) {
+    case 'int':
+      return `integer ${kind.min}-${kind.max}`;
+    case 'url':
+      return `${kind.protocols.join('/')} URL`;
+    case 'enum':
+      return kind.values.join(' \\| ');
+    case 'list':
+      return 'comma list';
+    case 'email-list':
+      return 'e-mail list';
+    case 'bool':
+      return 'true \\| false';
+    default:
+      return kind.type;
+  }
+}

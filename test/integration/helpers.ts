@@ -1,0 +1,77 @@
+/** Shared helpers for integration tests: config of the test stack, a worker on unique queues. */
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { loadConfig, readRawEnv, type Config, type RawEnv } from '../../lib/config/load';
+import { createLogger, type Logger } from '../../lib/logger';
+import { installRuntime } from '../../workers/runtime';
+import { createWorkers, WORKFLOWS_PATH, type LifeboatWorkerOptions, type LifeboatWorkers } from '../../workers/worker';
+
+export function stackEnvFile(): string {
+  return inject('stackEnvFile');
+}
+
+/** The raw settings of the test stack, for tests that tweak one value. */
+export function stackRawEnv(): RawEnv {
+  return readRawEnv({ envFile: stackEnvFile(), env: {} }).raw;
+}
+
+/** Config of the test stack, with optional overrides (raw env strings). */
+export function testConfig(overrides: RawEnv = {}): Config {
+  return loadConfig({ envFile: stackEnvFile(), env: overrides });
+}
+
+let logger: Logger | undefined;
+export function testLogger(): Logger {
+  logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'warn', fd: 2 });
+  installRuntime({ logger });
+  return logger;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return bundle;
+}
+
+export interface TestWorkerHandle {
+  env: TestWorkflowEnvironment;
+  workers: LifeboatWorkers;
+  config: Config;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Connect to the test stack's real Temporal server and run Lifeboat's workers on fresh, unique
+ * task queues (so tests never pick up each other's tasks).
+ */
+export async function startTestWorker(options: { config?: Config } & Partial<Pick<LifeboatWorkerOptions, 'activityOverrides'>> = {}): Promise<TestWorkerHandle> {
+  const config = options.config ?? testConfig();
+  const log = testLogger();
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: config.temporal.address, namespace: config.temporal.namespace });
+  const id = randomUUID().slice(0, 8);
+  const workers = await createWorkers({
+    config,
+    logger: log,
+    connection: env.nativeConnection,
+    taskQueue: `test-${id}`,
+    hostTaskQueue: `test-${id}@host`,
+    workflowBundle: await workflowBundle(),
+    activityOverrides: options.activityOverrides,
+  });
+  const running = workers.run();
+  return {
+    env,
+    workers,
+    config,
+    taskQueue: workers.taskQueue,
+    async stop() {
+      workers.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { portOpen } from '../../client/stack/processes';
+import { stackSettings } from '../../client/stack/settings';
+import { stackDown, stackStatus, stackUp } from '../../client/stack/stack';
+
+/**
+ * Every live process whose command line mentions `marker`. With `serversOnly`, children of those
+ * processes are left out: a postmaster's freshly forked backends briefly carry its command line.
+ */
+function processesMentioning(marker: string, serversOnly = false): number[] {
+  const found = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+      found.set(Number(entry), ppid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return [...found.entries()].filter(([, ppid]) => !serversOnly || !found.has(ppid)).map(([pid]) => pid).sort();
+}
+
+// A throwaway stack of its own (directory and ports), so the suite's shared stack is untouched.
+const base = process.getuid?.() === 0 ? '/var/lib/lifeboat' : tmpdir();
+const dir = mkdtempSync(join(base, 'stack-lifecycle-'));
+const settings = stackSettings({
+  ...process.env,
+  LIFEBOAT_STACK_DIR: dir,
+  LIFEBOAT_STACK_TEMPORAL_PORT: '7263',
+  LIFEBOAT_STACK_TEMPORAL_UI_PORT: '8263',
+  LIFEBOAT_STACK_PG_PORT: '15462',
+  LIFEBOAT_STACK_MINIO_SOURCE_PORT: '19030',
+  LIFEBOAT_STACK_MINIO_SOURCE_CONSOLE_PORT: '19031',
+  LIFEBOAT_STACK_MINIO_BACKUP_PORT: '19130',
+  LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT: '19131',
+});
+
+describe('lifeboat stack up/down', () => {
+  afterAll(async () => {
+    await stackDown(settings);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('up starts every server once, a second up starts nothing, down leaves nothing behind', async () => {
+    const first = await stackUp(settings, () => undefined);
+    expect(first.started.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    const status = await stackStatus(settings);
+    expect(status.every((s) => s.running && s.answering)).toBe(true);
+    const pids = status.map((s) => s.pid);
+    const servers = processesMentioning(dir, true);
+    expect(servers).toHaveLength(4);
+
+    const second = await stackUp(settings, () => undefined);
+    expect(second.started).toEqual([]);
+    expect(second.alreadyRunning.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    expect((await stackStatus(settings)).map((s) => s.pid)).toEqual(pids);
+    expect(processesMentioning(dir, true)).toEqual(servers);
+
+    const stopped = await stackDown(settings);
+    expect(stopped.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    expect(processesMentioning(dir)).toEqual([]);
+    for (const port of [7263, 15462, 19030, 19130]) expect(await portOpen('127.0.0.1', port)).toBe(false);
+    expect(await stackDown(settings)).toEqual([]);
+  });
+
+  it('refuses to start on a port held by a process it did not start', async () => {
+    const { createServer } = await import('node:net');
+    const squatter = createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject);
+      squatter.listen(19130, '127.0.0.1', () => resolve());
+    });
+    try {
+      await expect(stackUp(settings, () => undefined)).rejects.toThrow(/port 19130 needed by minio-backup is in use/);
+      // The failed `up` stopped the three servers it had started, and left the squatter alone.
+      expect(processesMentioning(dir)).toEqual([]);
+      expect(await portOpen('127.0.0.1', 19130)).toBe(true);
+    } finally {
+      squatter.close();
+    }
+  });
+});

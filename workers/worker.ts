@@ -1,0 +1,77 @@
+/**
+ * Worker processes: one NativeConnection, a worker on the general task queue (workflows and
+ * activities) and one on this host's pinned queue (activities that need this host's disk).
+ * The Runtime (logger, metrics) must be installed before this is called (workers/runtime.ts).
+ */
+import { join } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type Activities } from '../activities';
+import type { Config } from '../lib/config/load';
+import type { Logger } from '../lib/logger';
+
+export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows');
+
+export interface LifeboatWorkerOptions {
+  config: Config;
+  logger: Logger;
+  /** Reuse a connection (tests); otherwise one is opened to config.temporal.address. */
+  connection?: NativeConnection;
+  /** Override the queues (tests use unique ones). */
+  taskQueue?: string;
+  hostTaskQueue?: string;
+  /** A pre-built workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Replace some activities (workflow tests that swap chosen parts). */
+  activityOverrides?: Partial<Activities>;
+}
+
+export interface LifeboatWorkers {
+  workers: Worker[];
+  connection: NativeConnection;
+  taskQueue: string;
+  hostTaskQueue: string;
+  /** Resolves when every worker has stopped (after shutdown() or a signal). */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  return NativeConnection.connect({
+    address: config.temporal.address,
+    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
+  });
+}
+
+export async function createWorkers(options: LifeboatWorkerOptions): Promise<LifeboatWorkers> {
+  const { config, logger } = options;
+  const ownConnection = !options.connection;
+  const connection = options.connection ?? (await connectWorker(config));
+  const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  const hostTaskQueue = options.hostTaskQueue ?? config.temporal.hostTaskQueue;
+  const activities = { ...createActivities({ config, logger }), ...options.activityOverrides };
+  const common = { connection, namespace: config.temporal.namespace, activities, shutdownGraceTime: '10 seconds' as const, maxConcurrentActivityTaskExecutions: 8 };
+  const general = await Worker.create({
+    ...common,
+    taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+  });
+  const pinned = await Worker.create({ ...common, taskQueue: hostTaskQueue });
+  const workers = [general, pinned];
+  logger.info({ taskQueue, hostTaskQueue, namespace: config.temporal.namespace }, 'workers ready');
+  return {
+    workers,
+    connection,
+    taskQueue,
+    hostTaskQueue,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        if (ownConnection) await connection.close();
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}
