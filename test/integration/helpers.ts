@@ -24,7 +24,7 @@ export function testConfig(overrides: RawEnv = {}): Config {
 
 let logger: Logger | undefined;
 export function testLogger(): Logger {
-  logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'warn', fd: 2 });
+  logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', fd: 2 });
   installRuntime({ logger });
   return logger;
 }
