@@ -4,8 +4,10 @@
  */
 import type { Config } from '../lib/config/load';
 import type { Logger } from '../lib/logger';
+import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
+import { createWalActivities } from './wal';
 
 export interface ActivityDeps {
   config: Config;
@@ -16,6 +18,8 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureMapping(
     {
       ...createHealthActivities(deps),
+      ...createBackupActivities(deps),
+      ...createWalActivities(deps),
     },
     deps.config.secretValues,
   );

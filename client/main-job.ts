@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
+import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
 import { formatHealth, runHealthWorkflow } from './commands/health';
 
 export interface MainJobContext {
@@ -24,6 +25,20 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     async run(ctx) {
       const report = await runHealthWorkflow(ctx.client, ctx.config, ctx.taskQueue, ctx.hostTaskQueue);
       return `health workflow ${report.workflowId} completed\n${formatHealth(report).replace(/^/gm, '    ').trimEnd()}`;
+    },
+  },
+  {
+    name: 'daily backup',
+    async run(ctx) {
+      const handle = await startBackupDatabase(ctx.client, ctx.config, 'daily', { taskQueue: ctx.taskQueue });
+      return `${handle.workflowId}: ${describeDatabaseBackup(await handle.result())}`;
+    },
+  },
+  {
+    name: 'base backup',
+    async run(ctx) {
+      const handle = await startBackupBase(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      return `${handle.workflowId}: ${describeBaseBackup(await handle.result())}`;
     },
   },
 ];

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { LIFEBOAT_VERSION } from '../lib/version';
 import type { CommandSpec } from './command-table';
+import { backupCommands } from './commands/backup';
 import { configCommands } from './commands/config';
 import { healthCommands } from './commands/health';
 import { stackCommands } from './commands/stack';
@@ -13,7 +14,7 @@ import { startCommands } from './commands/start';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')

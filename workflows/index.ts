@@ -1,2 +1,5 @@
 /** Every workflow the worker registers; one file per runbook. */
 export { health } from './health';
+export { backupDatabase } from './backup-database';
+export { backupBase } from './backup-base';
+export { shipWal } from './ship-wal';

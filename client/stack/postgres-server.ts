@@ -93,15 +93,10 @@ export function initCluster(options: PostgresServerOptions): void {
   );
 }
 
-/** Start the cluster (no-op when this data directory's postmaster is already up). */
-export async function startPostgres(options: PostgresServerOptions): Promise<number> {
+/** Rewrite the stack's include file (listen address, port, socket directory, archive_command). */
+function writeStackConf(options: PostgresServerOptions): void {
   const paths = pgPaths(options.dir);
-  const existing = postmasterPid(paths.data);
-  if (existing) return existing;
-  const ctx = asPostgres();
   const user = postgresOsUser();
-  if (!existsSync(paths.log)) writeFileSync(paths.log, '');
-  if (user) chownSync(paths.log, user.uid, user.gid);
   const quote = (v: string): string => `'${v.replace(/'/g, "''")}'`;
   const stackConf = join(paths.data, 'lifeboat-stack.conf');
   writeFileSync(
@@ -117,6 +112,24 @@ export async function startPostgres(options: PostgresServerOptions): Promise<num
     { mode: 0o600 },
   );
   if (user) chownSync(stackConf, user.uid, user.gid);
+}
+
+/**
+ * Start the cluster. When this data directory's postmaster already runs, only its archive_command
+ * is refreshed (reloaded), since the checkout it points into may have moved.
+ */
+export async function startPostgres(options: PostgresServerOptions): Promise<number> {
+  const paths = pgPaths(options.dir);
+  const ctx = asPostgres();
+  writeStackConf(options);
+  const existing = postmasterPid(paths.data);
+  if (existing) {
+    run(join(options.pgBin, 'pg_ctl'), ['-D', paths.data, 'reload'], { uid: ctx.uid, gid: ctx.gid, env: ctx.env, cwd: paths.root });
+    return existing;
+  }
+  const user = postgresOsUser();
+  if (!existsSync(paths.log)) writeFileSync(paths.log, '');
+  if (user) chownSync(paths.log, user.uid, user.gid);
   // pg_ctl in a new session (detached), so the postmaster does not die with our terminal's Ctrl-C.
   await new Promise<void>((resolve, reject) => {
     const child = spawn(join(options.pgBin, 'pg_ctl'), ['-D', paths.data, '-l', paths.log, '-w', '-t', '120', 'start'], {

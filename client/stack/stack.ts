@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StackFailed } from '../../lib/errors';
 import { ensureStackKeys, STACK_KEY_EMAIL, stackKeyPaths, stopGpgAgent } from './keys';
 import { ensureBucket, ensureSourceBuckets, minioClient, minioMarkers, minioPaths, startMinio, waitForMinio, type MinioServerOptions } from './minio-server';
@@ -76,9 +76,25 @@ function saveState(path: string, state: StackState): void {
   writeFileSync(path, JSON.stringify(state, null, 2));
 }
 
-/** archive_command of the stack's cluster: a durable copy into $BACKUP_ROOT/wal-archive. */
+/** This checkout's `bin/lifeboat.js` (from sources or from dist/). */
+export function lifeboatBin(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'bin', 'lifeboat.js'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new StackFailed('cannot find bin/lifeboat.js above ' + __dirname);
+    dir = parent;
+  }
+  return join(dir, 'bin', 'lifeboat.js');
+}
+
+/**
+ * archive_command of the stack's cluster: Lifeboat's own `wal archive` (durable, never overwrites a
+ * different segment). It runs as `postgres`, which cannot read lifeboat.env, so the archive
+ * directory is passed on the command line.
+ */
 export function stackArchiveCommand(paths: StackPaths): string {
-  return `test ! -f '${paths.walArchive}/%f' && cp '%p' '${paths.walArchive}/%f'`;
+  const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
+  return `${q(process.execPath)} ${q(lifeboatBin())} wal archive --archive-dir ${q(paths.walArchive)} %p %f`;
 }
 
 interface Components {

@@ -39,12 +39,24 @@ export interface Config {
     endpoint: string;
     region: string;
     storageClass: string;
+    partSizeBytes: number;
+    rateLimitBytesPerSecond: number | undefined;
     accessKeyId: string | undefined;
     secretAccessKey: string | undefined;
   };
   alerts: { slackWebhook: string | undefined; email: string[]; smtpUrl: string | undefined; pagerdutyRoutingKey: string | undefined };
   minio: { source: MinioEndpointConfig; backup: MinioEndpointConfig | undefined; buckets: string[]; backupRoot: string };
-  temporal: { address: string; namespace: string; apiKey: string | undefined; taskQueue: string; host: string; hostTaskQueue: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    apiKey: string | undefined;
+    taskQueue: string;
+    host: string;
+    /** This worker's pinned queue. */
+    hostTaskQueue: string;
+    /** The pinned queue of the host that owns BACKUP_ROOT (where dumps, uploads and WAL work run). */
+    backupHostTaskQueue: string;
+  };
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   metricsPort: number | undefined;
   /** Values of every secret setting that is set, for scrubbing text before it leaves the worker. */
@@ -174,6 +186,8 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       endpoint: req('S3_ENDPOINT'),
       region: req('S3_REGION'),
       storageClass: req('S3_STORAGE_CLASS'),
+      partSizeBytes: (num('S3_PART_SIZE_MB') ?? 16) * 1024 * 1024,
+      rateLimitBytesPerSecond: num('UPLOAD_RATE_LIMIT_MBPS') !== undefined ? num('UPLOAD_RATE_LIMIT_MBPS')! * 1024 * 1024 : undefined,
       accessKeyId: str('AWS_ACCESS_KEY_ID'),
       secretAccessKey: str('AWS_SECRET_ACCESS_KEY'),
     },
@@ -198,6 +212,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       taskQueue,
       host,
       hostTaskQueue: `${taskQueue}@${host}`,
+      backupHostTaskQueue: `${taskQueue}@${str('LIFEBOAT_BACKUP_HOST') ?? host}`,
     },
     logLevel: req('LOG_LEVEL') as Config['logLevel'],
     metricsPort: num('METRICS_PORT'),

@@ -69,6 +69,8 @@ export const SETTINGS = [
   s({ env: 'S3_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'https://s3.amazonaws.com', group: 'Remote storage', description: 'S3-compatible endpoint URL.', hint: 'set S3_ENDPOINT to an http(s) URL, e.g. https://s3.amazonaws.com or http://127.0.0.1:9000' }),
   s({ env: 'S3_REGION', kind: { type: 'string' }, default: 'us-east-1', group: 'Remote storage', description: 'Region passed to the S3 client.', hint: 'set S3_REGION, e.g. us-east-1' }),
   s({ env: 'S3_STORAGE_CLASS', kind: { type: 'string' }, default: 'STANDARD', group: 'Remote storage', description: 'Storage class of uploaded objects (STANDARD, STANDARD_IA, ...).', hint: 'set S3_STORAGE_CLASS to a class your provider supports' }),
+  s({ env: 'S3_PART_SIZE_MB', kind: { type: 'int', min: 5, max: 5120 }, default: '16', group: 'Remote storage', description: 'Part size of multipart uploads; a resumed upload re-sends at most one part per worker crash.', hint: 'set S3_PART_SIZE_MB between 5 and 5120' }),
+  s({ env: 'UPLOAD_RATE_LIMIT_MBPS', kind: { type: 'int', min: 1, max: 100000 }, group: 'Remote storage', description: 'Cap on upload bandwidth in MB/s per upload; unset = no cap.', hint: 'set UPLOAD_RATE_LIMIT_MBPS to a whole number of MB/s, or unset it' }),
   s({ env: 'AWS_ACCESS_KEY_ID', kind: { type: 'string' }, group: 'Remote storage', description: 'Access key for S3_ENDPOINT.', hint: 'set AWS_ACCESS_KEY_ID' }),
   s({ env: 'AWS_SECRET_ACCESS_KEY', kind: { type: 'string' }, secret: true, group: 'Remote storage', description: 'Secret key for S3_ENDPOINT.', hint: 'set AWS_SECRET_ACCESS_KEY' }),
 
@@ -94,6 +96,7 @@ export const SETTINGS = [
   s({ env: 'TEMPORAL_API_KEY', kind: { type: 'string' }, secret: true, group: 'Temporal', description: 'API key for Temporal Cloud (enables TLS).', hint: 'set TEMPORAL_API_KEY or leave it unset for a local server' }),
   s({ env: 'LIFEBOAT_TASK_QUEUE', kind: { type: 'string' }, default: 'lifeboat', group: 'Temporal', description: 'General task queue; host-pinned work uses `<queue>@<LIFEBOAT_HOST>`.', hint: 'set LIFEBOAT_TASK_QUEUE to a queue name' }),
   s({ env: 'LIFEBOAT_HOST', kind: { type: 'string' }, group: 'Temporal', description: 'Name of this host for the host-pinned task queue; default the OS host name.', hint: 'set LIFEBOAT_HOST to a short host name' }),
+  s({ env: 'LIFEBOAT_BACKUP_HOST', kind: { type: 'string' }, group: 'Temporal', description: 'Host whose pinned queue runs work on BACKUP_ROOT and the database host\'s disk (dumps, uploads, WAL); default LIFEBOAT_HOST.', hint: 'set LIFEBOAT_BACKUP_HOST to the LIFEBOAT_HOST of the backup host\'s worker' }),
   s({ env: 'LOG_LEVEL', kind: { type: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', group: 'Temporal', description: 'Log level of the JSON logs (pino) and of the Temporal SDK core.', hint: 'set LOG_LEVEL to one of trace, debug, info, warn, error, fatal' }),
   s({ env: 'METRICS_PORT', kind: { type: 'port' }, group: 'Temporal', description: 'When set, the worker serves the Temporal SDK\'s Prometheus metrics on 127.0.0.1:<port>/metrics.', hint: 'set METRICS_PORT to a free TCP port, or leave it unset' }),
 ] as const satisfies readonly SettingSpec[];

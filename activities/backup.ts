@@ -1,0 +1,251 @@
+/**
+ * Backup activities: thin adapters over lib/ that heartbeat progress, respect cancellation and make
+ * retries safe. Inputs and results carry names and facts, never secrets.
+ *
+ *  describeBackupTarget  (general queue)  what and where to back up, from this worker's config
+ *  dumpGlobals / dumpDatabase / takeBaseBackup  (backup host)  write one artifact each
+ *  recordBackup          (backup host)  write `<artifact>.metadata.json`, last
+ *  uploadArtifact        (backup host)  resumable multipart upload, verified, metadata object last
+ */
+import { Context } from '@temporalio/activity';
+import { withHeartbeats } from './heartbeat';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMetadata, type ArtifactMetadata, type BaseMetadata, type GlobalsMetadata, type LogicalMetadata, type TableFacts } from '../lib/catalog/metadata';
+import { baseBackupKey, globalsKey, logicalBackupKey, metadataKey, type Encoding, type Tier } from '../lib/catalog/names';
+import type { Config } from '../lib/config/load';
+import { loadPublicKey, type EncryptionKey } from '../lib/crypto/openpgp';
+import { ConflictingArtifact, InputInvalid } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
+import { takeBaseBackup as runBaseBackup } from '../lib/postgres/basebackup';
+import { dumpDatabase as runDump, dumpGlobals as runGlobals, type ServerFacts } from '../lib/postgres/dump';
+import { FsStore } from '../lib/storage/fs-store';
+import { uploadFileResumable, type UploadCheckpoint, type UploadResult } from '../lib/storage/multipart';
+import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import { LIFEBOAT_VERSION } from '../lib/version';
+
+export interface BackupTarget {
+  database: string;
+  backupHostTaskQueue: string;
+  remote: boolean;
+  encrypted: boolean;
+  compression: { algorithm: 'zstd' | 'gzip'; level: number };
+  dumpFormat: 'plain' | 'custom';
+}
+
+export interface ArtifactInput {
+  stamp: string;
+  workflowId: string;
+  runId: string;
+}
+
+/** What a dump produced: facts for its metadata record. */
+export interface ArtifactRecord {
+  kind: 'logical' | 'globals' | 'base';
+  key: string;
+  sha256: string;
+  bytes: number;
+  rawBytes: number;
+  startedAt: string;
+  finishedAt: string;
+  server?: Omit<ServerFacts, 'walSegmentSize'>;
+  tier?: Tier;
+  database?: string;
+  dumpFormat?: 'plain' | 'custom';
+  snapshot?: string;
+  tables?: TableFacts[];
+  globalsKey?: string;
+  label?: string;
+  startLsn?: string;
+  stopLsn?: string;
+  timeline?: number;
+  startWal?: string;
+  stopWal?: string;
+  /** True when an earlier attempt of the same run had already recorded this artifact. */
+  alreadyRecorded?: boolean;
+}
+
+export interface UploadResultSummary {
+  key: string;
+  bytes: number;
+  parts: number;
+  resumedParts: number;
+  alreadyPresent: boolean;
+  location: string;
+}
+
+const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
+
+export function createBackupActivities({ config, logger }: { config: Config; logger: Logger }) {
+  const local = new FsStore(config.backupRoot);
+  const encoding = (): Encoding => ({ compression: config.compression.algorithm, encrypted: config.encryption.enabled });
+  const encryptionKey = async (): Promise<EncryptionKey | undefined> => (config.encryption.enabled ? loadPublicKey(config.encryption) : undefined);
+
+
+  /**
+   * Retry safety: if this artifact's metadata exists, the same run already finished it (return its
+   * facts) or another run owns the name (refuse: a good backup is never overwritten).
+   */
+  const alreadyRecorded = (key: string, input: ArtifactInput): ArtifactMetadata | undefined => {
+    const path = local.pathOf(metadataKey(key));
+    if (!existsSync(path)) return undefined;
+    const metadata = parseMetadata(readFileSync(path, 'utf8'));
+    if (metadata && metadata.runId === input.runId) return metadata;
+    throw new ConflictingArtifact(`${key} already exists and belongs to another run (${metadata?.workflowId ?? 'unknown'})`, 'wait a second and start the backup again; names are unique per second');
+  };
+
+  const fromMetadata = (m: ArtifactMetadata): ArtifactRecord => ({
+    kind: m.kind as ArtifactRecord['kind'],
+    key: m.key,
+    sha256: m.sha256,
+    bytes: m.bytes,
+    rawBytes: 0,
+    startedAt: m.startedAt,
+    finishedAt: m.finishedAt,
+    alreadyRecorded: true,
+  });
+
+  const serverSummary = (s: ServerFacts): Omit<ServerFacts, 'walSegmentSize'> => ({ host: s.host, port: s.port, version: s.version, versionNum: s.versionNum, systemIdentifier: s.systemIdentifier });
+
+  return {
+    /** Non-secret facts of this worker's configuration that the workflow plans with. */
+    async describeBackupTarget(): Promise<BackupTarget> {
+      return {
+        database: config.db.name,
+        backupHostTaskQueue: config.temporal.backupHostTaskQueue,
+        remote: config.remote.enabled,
+        encrypted: config.encryption.enabled,
+        compression: config.compression,
+        dumpFormat: config.dumpFormat,
+      };
+    },
+
+    async dumpGlobals(input: ArtifactInput & { tier: Tier }): Promise<ArtifactRecord> {
+      const key = globalsKey(input.tier, input.stamp, encoding());
+      const done = alreadyRecorded(key, input);
+      if (done) return fromMetadata(done);
+      await sweepPartials(join(config.backupRoot, input.tier), PARTIAL_MAX_AGE_MS);
+      const startedAt = new Date().toISOString();
+      const facts = await runGlobals({ db: config.db, target: local.pathOf(key), compression: config.compression, encryptionKey: await encryptionKey() });
+      return { kind: 'globals', key, ...facts, tier: input.tier, startedAt, finishedAt: new Date().toISOString() };
+    },
+
+    async dumpDatabase(input: ArtifactInput & { tier: Tier; format?: 'plain' | 'custom'; globalsKey?: string }): Promise<ArtifactRecord> {
+      const format = input.format ?? config.dumpFormat;
+      const key = logicalBackupKey(config.db.name, input.tier, input.stamp, format, encoding());
+      const done = alreadyRecorded(key, input);
+      if (done) return fromMetadata(done);
+      const startedAt = new Date().toISOString();
+      const publicKey = await encryptionKey();
+      const result = await withHeartbeats({ rawBytes: 0, writtenBytes: 0 }, (beats) =>
+        runDump({
+          db: config.db,
+          target: local.pathOf(key),
+          format,
+          compression: config.compression,
+          encryptionKey: publicKey,
+          onProgress: (rawBytes, writtenBytes) => beats.update({ rawBytes, writtenBytes }),
+          signal: Context.current().cancellationSignal,
+        }),
+      );
+      logger.info({ key, bytes: result.bytes, rawBytes: result.rawBytes }, 'database dump written');
+      return {
+        kind: 'logical', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, startedAt, finishedAt: new Date().toISOString(),
+        server: serverSummary(result.server), tier: input.tier, database: config.db.name, dumpFormat: format, snapshot: result.snapshot, tables: result.tables, globalsKey: input.globalsKey,
+      };
+    },
+
+    async takeBaseBackup(input: ArtifactInput): Promise<ArtifactRecord> {
+      const key = baseBackupKey(input.stamp, encoding());
+      const done = alreadyRecorded(key, input);
+      if (done) return fromMetadata(done);
+      await sweepPartials(join(config.backupRoot, 'base', input.stamp), 0);
+      const startedAt = new Date().toISOString();
+      const publicKey = await encryptionKey();
+      const result = await withHeartbeats({ rawBytes: 0, writtenBytes: 0 }, (beats) =>
+        runBaseBackup({
+          db: config.db,
+          target: local.pathOf(key),
+          label: `lifeboat ${input.stamp}`,
+          compression: config.compression,
+          encryptionKey: publicKey,
+          onProgress: (rawBytes, writtenBytes) => beats.update({ rawBytes, writtenBytes }),
+          signal: Context.current().cancellationSignal,
+        }),
+      );
+      logger.info({ key, bytes: result.bytes, startLsn: result.startLsn, stopLsn: result.stopLsn }, 'base backup written');
+      return {
+        kind: 'base', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, startedAt, finishedAt: new Date().toISOString(), server: serverSummary(result.server),
+        label: result.label, startLsn: result.startLsn, stopLsn: result.stopLsn, timeline: result.timeline, startWal: result.startWal, stopWal: result.stopWal,
+      };
+    },
+
+    /** Write the metadata record beside the artifact. Only now is the artifact a backup. */
+    async recordBackup(input: { record: ArtifactRecord; workflowId: string; runId: string }): Promise<{ metadataKey: string }> {
+      const { record } = input;
+      const artifactPath = local.pathOf(record.key);
+      if (!existsSync(artifactPath)) throw new InputInvalid('record.key', `${record.key} does not exist under ${config.backupRoot}`);
+      const key = await encryptionKey();
+      const common = {
+        format: 'lifeboat/1' as const,
+        key: record.key,
+        file: record.key.split('/').pop()!,
+        sha256: record.sha256,
+        bytes: record.bytes,
+        compression: config.compression,
+        encryption: key ? { enabled: true, recipient: key.recipient, fingerprint: key.fingerprint, encryptionSubkey: key.encryptionSubkey } : { enabled: false },
+        startedAt: record.startedAt,
+        finishedAt: record.finishedAt,
+        durationSeconds: (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000,
+        lifeboatVersion: LIFEBOAT_VERSION,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        server: record.server,
+      };
+      let metadata: LogicalMetadata | GlobalsMetadata | BaseMetadata;
+      if (record.kind === 'logical') {
+        metadata = { ...common, kind: 'logical', tier: record.tier!, database: record.database!, dumpFormat: record.dumpFormat!, snapshot: record.snapshot, tables: record.tables ?? [], globalsKey: record.globalsKey };
+      } else if (record.kind === 'globals') {
+        metadata = { ...common, kind: 'globals', tier: record.tier! };
+      } else {
+        metadata = { ...common, kind: 'base', label: record.label!, startLsn: record.startLsn!, stopLsn: record.stopLsn!, timeline: record.timeline!, startWal: record.startWal!, stopWal: record.stopWal! };
+      }
+      const mkey = metadataKey(record.key);
+      writeFileAtomic(local.pathOf(mkey), `${JSON.stringify(metadata, null, 2)}\n`);
+      return { metadataKey: mkey };
+    },
+
+    /** Copy an artifact off-site: multipart, resumable from the heartbeat checkpoint, verified; metadata last. */
+    async uploadArtifact(input: { key: string }): Promise<UploadResultSummary> {
+      const ctx = Context.current();
+      const settings = s3SettingsFromConfig(config.remote);
+      const remote = new S3Store(settings);
+      const metadataPath = local.pathOf(metadataKey(input.key));
+      if (!existsSync(metadataPath)) throw new InputInvalid('key', `${input.key} has no metadata: it is not a backup and is not uploaded`);
+      const metadataText = readFileSync(metadataPath, 'utf8');
+      const metadata = parseMetadata(metadataText);
+      if (!metadata) throw new InputInvalid('key', `${input.key}.metadata.json is not valid metadata`);
+      const checkpoint = ctx.info.heartbeatDetails as Partial<UploadCheckpoint> | undefined;
+      const result = await withHeartbeats<Partial<UploadCheckpoint>, UploadResult>(checkpoint ?? {}, (beats) => uploadFileResumable({
+        client: remote.client,
+        bucket: settings.bucket,
+        key: input.key,
+        file: local.pathOf(input.key),
+        sha256: metadata.sha256,
+        storageClass: settings.storageClass,
+        partSize: config.remote.partSizeBytes,
+        rateLimit: config.remote.rateLimitBytesPerSecond,
+        checkpoint,
+        onProgress: (cp) => beats.update(cp),
+        signal: ctx.cancellationSignal,
+        endpointForMessages: `${settings.endpoint} (${remote.location})`,
+      }));
+      if (result.bytes !== metadata.bytes) throw new InputInvalid('key', `${input.key} is ${result.bytes} bytes but its metadata says ${metadata.bytes}`);
+      // The metadata object goes last: a remote artifact without it is not a backup.
+      await remote.put(metadataKey(input.key), Buffer.from(metadataText), { contentType: 'application/json' });
+      logger.info({ key: input.key, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent }, 'artifact uploaded');
+      return { key: input.key, bytes: result.bytes, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent, location: remote.location };
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * `lifeboat backup postgres daily|weekly|monthly [--wait]`, `lifeboat backup base [--wait]`,
+ * `lifeboat backups list [--json]`, `lifeboat wal archive|fetch|ship|status`.
+ */
+import type { Client } from '@temporalio/client';
+import { readCatalog, type CatalogEntry } from '../../lib/catalog/catalog';
+import { formatStamp, isTier, TIERS, type Tier } from '../../lib/catalog/names';
+import type { Config } from '../../lib/config/load';
+import { InputInvalid } from '../../lib/errors';
+import { FsStore } from '../../lib/storage/fs-store';
+import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
+import { walBacklog } from '../../lib/wal/remote';
+import { walArchiveDir } from '../../activities/wal';
+import type { BackupBaseResult } from '../../workflows/backup-base';
+import type { BackupDatabaseResult } from '../../workflows/backup-database';
+import type { CommandSpec } from '../command-table';
+import { connectClient, loadCliContext } from '../context';
+import { formatAge, formatBytes, table } from '../format';
+import { lifeboatSearchAttributes } from '../search-attributes';
+import { runWalCli } from '../wal-cli';
+
+const stampNow = (): string => formatStamp(new Date());
+
+export async function startBackupDatabase(client: Client, config: Config, tier: Tier, options: { format?: 'plain' | 'custom'; taskQueue?: string } = {}) {
+  return client.workflow.start('backupDatabase', {
+    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `backup-postgres-${tier}-${stampNow()}`,
+    args: [{ tier, ...(options.format ? { format: options.format } : {}) }],
+    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'backup', LifeboatTier: tier, LifeboatDatabase: config.db.name }),
+  });
+}
+
+export async function startBackupBase(client: Client, config: Config, options: { taskQueue?: string } = {}) {
+  return client.workflow.start('backupBase', {
+    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `backup-base-${stampNow()}`,
+    args: [{}],
+    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'base-backup', LifeboatDatabase: config.db.name }),
+  });
+}
+
+export function describeDatabaseBackup(r: BackupDatabaseResult): string {
+  const remote = r.remote.length > 0 ? `, copied off-site${r.remote.some((x) => x.resumedParts > 0) ? ' (resumed)' : ''}` : '';
+  return `${r.key} ${formatBytes(r.bytes)}, ${r.tables} tables / ${r.rows} rows, sha256 ${r.sha256.slice(0, 12)}...${remote}`;
+}
+
+export function describeBaseBackup(r: BackupBaseResult): string {
+  return `${r.key} ${formatBytes(r.bytes)}, LSN ${r.startLsn}..${r.stopLsn} timeline ${r.timeline}${r.uploaded ? `, copied off-site, ${r.walShipped} WAL files shipped` : ''}`;
+}
+
+async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadCliContext();
+  const client = await connectClient(config);
+  try {
+    return await fn(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function uiLink(config: Config, workflowId: string): string {
+  return `workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})`;
+}
+
+export function catalogRows(entries: CatalogEntry[], now = Date.now()): string[][] {
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'KEY']];
+  for (const e of entries) {
+    const m = e.metadata;
+    rows.push([
+      m.kind,
+      'tier' in m ? m.tier : '-',
+      m.finishedAt.slice(0, 19).replace('T', ' '),
+      formatAge((now - Date.parse(m.finishedAt)) / 1000),
+      formatBytes(m.bytes),
+      e.local ? (e.local.size === m.bytes ? 'yes' : 'BAD SIZE') : '-',
+      e.remote ? (e.remote.size === m.bytes ? 'yes' : e.remote.size === undefined ? 'NO DATA' : 'BAD SIZE') : '-',
+      e.key,
+    ]);
+  }
+  return rows;
+}
+
+export const backupCommands: CommandSpec[] = [
+  {
+    name: 'backup postgres',
+    summary: 'start a logical backup of the configured database (daily, weekly or monthly)',
+    args: [{ name: 'tier', description: TIERS.join('|') }],
+    options: [
+      { flags: '--wait', description: 'wait for the workflow and print its result' },
+      { flags: '--format <format>', description: 'pg_dump format: plain (default from DUMP_FORMAT) or custom' },
+    ],
+    async run([tier], opts) {
+      if (!isTier(tier)) throw new InputInvalid('tier', `must be one of ${TIERS.join(', ')} (got "${tier}")`, 'run: lifeboat backup postgres daily');
+      const format = opts.format as string | undefined;
+      if (format !== undefined && format !== 'plain' && format !== 'custom') throw new InputInvalid('--format', `must be plain or custom (got "${format}")`);
+      return withClient(async (client, config) => {
+        const handle = await startBackupDatabase(client, config, tier, { format });
+        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeDatabaseBackup(await handle.result())}\n`);
+      });
+    },
+  },
+  {
+    name: 'backup base',
+    summary: 'start a physical base backup (pg_basebackup), the base of point-in-time recovery',
+    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }],
+    async run(_args, opts) {
+      return withClient(async (client, config) => {
+        const handle = await startBackupBase(client, config);
+        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeBaseBackup(await handle.result())}\n`);
+      });
+    },
+  },
+  {
+    name: 'backups list',
+    summary: 'list backups (only artifacts with metadata) with their local and remote copies',
+    options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
+    async run(_args, opts) {
+      const { config } = loadCliContext();
+      const remote = config.remote.enabled && !opts.local ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
+      const entries = await readCatalog(new FsStore(config.backupRoot), remote);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+      } else if (entries.length === 0) {
+        process.stdout.write(`no backups in ${config.backupRoot}${remote ? ` or ${remote.location}` : ''}\n`);
+      } else {
+        process.stdout.write(table(catalogRows(entries)));
+      }
+    },
+  },
+  {
+    name: 'wal archive',
+    summary: 'archive_command: copy a WAL file durably into $BACKUP_ROOT/wal-archive (%p %f)',
+    args: [{ name: 'path', description: '%p' }, { name: 'name', description: '%f' }],
+    options: [{ flags: '--archive-dir <dir>', description: 'archive directory (default $BACKUP_ROOT/wal-archive)' }],
+    async run(args, opts) {
+      return runWalCli(['archive', ...(opts.archiveDir ? ['--archive-dir', String(opts.archiveDir)] : []), ...args]);
+    },
+  },
+  {
+    name: 'wal fetch',
+    summary: 'restore_command: fetch a WAL file from the local archive, else from S3 (%f %p)',
+    args: [{ name: 'name', description: '%f' }, { name: 'path', description: '%p' }],
+    options: [{ flags: '--archive-dir <dir>', description: 'archive directory (default $BACKUP_ROOT/wal-archive)' }, { flags: '--no-remote', description: 'do not try S3' }],
+    async run(args, opts) {
+      return runWalCli(['fetch', ...(opts.archiveDir ? ['--archive-dir', String(opts.archiveDir)] : []), ...(opts.remote === false ? ['--no-remote'] : []), ...args]);
+    },
+  },
+  {
+    name: 'wal ship',
+    summary: 'ship archived WAL to S3 now (the shipWal workflow)',
+    options: [{ flags: '--wait', description: 'wait and print the backlog after shipping' }],
+    async run(_args, opts) {
+      return withClient(async (client, config) => {
+        const handle = await client.workflow.start('shipWal', { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}] });
+        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
+        if (opts.wait) {
+          const result = (await handle.result()) as { shipped: string[]; backlog: { pendingCount: number } };
+          process.stdout.write(`shipped ${result.shipped.length} WAL files; ${result.backlog.pendingCount} still pending\n`);
+        }
+      });
+    },
+  },
+  {
+    name: 'wal status',
+    summary: 'WAL archiving backlog: files archived locally but not yet shipped to S3',
+    options: [{ flags: '--json', description: 'machine-readable output' }],
+    async run(_args, opts) {
+      const { config } = loadCliContext();
+      if (!config.remote.enabled) throw new InputInvalid('REMOTE_STORAGE', 'is false: WAL is not shipped anywhere');
+      const backlog = await walBacklog(walArchiveDir(config), new S3Store(s3SettingsFromConfig(config.remote)));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(backlog, null, 2)}\n`);
+      } else {
+        process.stdout.write(
+          `local archive: newest ${backlog.newestLocal ?? '(none)'}${backlog.newestLocalAgeSeconds !== undefined ? `, ${formatAge(backlog.newestLocalAgeSeconds)} old` : ''}\n` +
+            `shipped: ${backlog.shipped}; pending: ${backlog.pending.length} files, ${formatBytes(backlog.pendingBytes)}, oldest ${formatAge(backlog.oldestPendingAgeSeconds)}\n`,
+        );
+      }
+    },
+  },
+];

@@ -1,0 +1,67 @@
+/**
+ * `lifeboat wal archive %p %f` and `lifeboat wal fetch %f %p`: PostgreSQL's archive_command and
+ * restore_command. They run once per WAL file, as the `postgres` OS user, so this module loads
+ * nothing heavy up front (bin/lifeboat.js calls it directly, without the full CLI) and reads only
+ * the settings it needs. Exit 0 only on success: PostgreSQL keeps the WAL file and retries otherwise.
+ */
+import { join } from 'node:path';
+import { readRawEnv } from '../lib/config/load';
+import { SETTINGS, valueSchema } from '../lib/config/schema';
+import { InputInvalid, isLifeboatError } from '../lib/errors';
+import { archiveWalFile, fetchWalLocal } from '../lib/wal/archive';
+
+function option(args: string[], name: string): { value?: string; rest: string[] } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === name) value = args[++i];
+    else if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1);
+    else rest.push(arg);
+  }
+  return { value, rest };
+}
+
+/** The local WAL archive: --archive-dir, else $BACKUP_ROOT/wal-archive (only BACKUP_ROOT is read). */
+function archiveDirFrom(explicit: string | undefined): string {
+  if (explicit) return explicit;
+  const { raw } = readRawEnv();
+  const spec = SETTINGS.find((s) => s.env === 'BACKUP_ROOT')!;
+  const parsed = valueSchema(spec.kind).safeParse(raw.BACKUP_ROOT ?? spec.default);
+  if (!parsed.success) throw new InputInvalid('BACKUP_ROOT', `must be an absolute path (got "${raw.BACKUP_ROOT}")`, spec.hint);
+  return join(parsed.data as string, 'wal-archive');
+}
+
+export async function walArchiveCommand(args: string[]): Promise<number> {
+  const { value, rest } = option(args, '--archive-dir');
+  const [path, name] = rest;
+  if (!path || !name) throw new InputInvalid('arguments', 'usage: lifeboat wal archive [--archive-dir DIR] %p %f', "set archive_command = 'lifeboat wal archive %p %f'");
+  const outcome = await archiveWalFile(path, name, archiveDirFrom(value));
+  if (outcome === 'already-archived') process.stderr.write(`lifeboat: ${name} was already archived with identical content\n`);
+  return 0;
+}
+
+export async function walFetchCommand(args: string[]): Promise<number> {
+  const local = option(args, '--archive-dir');
+  const noRemote = local.rest.includes('--no-remote');
+  const [name, path] = local.rest.filter((a) => a !== '--no-remote');
+  if (!name || !path) throw new InputInvalid('arguments', 'usage: lifeboat wal fetch [--archive-dir DIR] [--no-remote] %f %p', "set restore_command = 'lifeboat wal fetch %f %p'");
+  if (await fetchWalLocal(name, archiveDirFrom(local.value), path)) return 0;
+  if (noRemote) return 1;
+  // Not in the local archive: S3 (needs the full configuration and the private key).
+  const { fetchFromRemote } = await import('./wal-remote-fetch');
+  return (await fetchFromRemote(name, path)) ? 0 : 1;
+}
+
+export async function runWalCli(argv: string[]): Promise<number> {
+  const [verb, ...args] = argv;
+  try {
+    if (verb === 'archive') return await walArchiveCommand(args);
+    if (verb === 'fetch') return await walFetchCommand(args);
+    throw new InputInvalid('wal', `unknown verb "${verb}"`, 'use lifeboat wal archive|fetch|ship|status');
+  } catch (error) {
+    const hint = isLifeboatError(error) && error.hint ? `\nhint: ${error.hint}` : '';
+    process.stderr.write(`lifeboat: wal ${verb ?? ''}: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+    return isLifeboatError(error) && error.name === 'InputInvalid' ? 2 : 1;
+  }
+}

@@ -1,0 +1,18 @@
+/** restore_command's second source: a WAL file from S3, checked, decrypted and written in place. */
+import { isAbsolute, resolve } from 'node:path';
+import { loadConfig } from '../lib/config/load';
+import { loadPrivateKeys } from '../lib/crypto/openpgp';
+import { writeFileAtomic } from '../lib/pipeline/atomic-file';
+import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import { fetchWalRemote } from '../lib/wal/remote';
+import { resolveEnvFile } from './context';
+
+export async function fetchFromRemote(name: string, destination: string): Promise<boolean> {
+  const config = loadConfig({ envFile: resolveEnvFile() ?? '/dev/null' });
+  if (!config.remote.enabled) return false;
+  const keys = config.encryption.enabled ? await loadPrivateKeys(config.encryption) : undefined;
+  const raw = await fetchWalRemote(name, new S3Store(s3SettingsFromConfig(config.remote)), keys);
+  if (!raw) return false;
+  writeFileAtomic(isAbsolute(destination) ? destination : resolve(process.cwd(), destination), raw, 0o600);
+  return true;
+}

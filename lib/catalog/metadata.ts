@@ -1,0 +1,89 @@
+/**
+ * The metadata record written beside every artifact (`<file>.metadata.json`), last, after the
+ * artifact is durable. An artifact without a valid metadata record is not a backup: it is never
+ * listed, restored or counted. The schema is versioned; readers reject what they do not know.
+ */
+import { z } from 'zod';
+
+const table = z.object({
+  schema: z.string(),
+  name: z.string(),
+  rows: z.number().int().nonnegative(),
+  /** md5 of the first `sampleRows` rows ordered by primary key, as `row::text` joined by '\n'. */
+  sampleMd5: z.string().optional(),
+  sampleRows: z.number().int().nonnegative().optional(),
+});
+export type TableFacts = z.infer<typeof table>;
+
+const common = {
+  format: z.literal('lifeboat/1'),
+  key: z.string(),
+  file: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  compression: z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number().int() }),
+  encryption: z.object({
+    enabled: z.boolean(),
+    recipient: z.string().optional(),
+    fingerprint: z.string().optional(),
+    encryptionSubkey: z.string().optional(),
+  }),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationSeconds: z.number(),
+  lifeboatVersion: z.string(),
+  workflowId: z.string().optional(),
+  runId: z.string().optional(),
+  server: z.object({ host: z.string(), port: z.number(), version: z.string(), versionNum: z.number(), systemIdentifier: z.string().optional() }).optional(),
+};
+
+export const logicalMetadata = z.object({
+  ...common,
+  kind: z.literal('logical'),
+  tier: z.enum(['daily', 'weekly', 'monthly']),
+  database: z.string(),
+  dumpFormat: z.enum(['plain', 'custom']),
+  /** The exported snapshot both pg_dump and the row counts used: counts are exact for the dump. */
+  snapshot: z.string().optional(),
+  tables: z.array(table),
+  globalsKey: z.string().optional(),
+});
+
+export const globalsMetadata = z.object({ ...common, kind: z.literal('globals'), tier: z.enum(['daily', 'weekly', 'monthly']) });
+
+export const baseMetadata = z.object({
+  ...common,
+  kind: z.literal('base'),
+  label: z.string(),
+  startLsn: z.string(),
+  stopLsn: z.string(),
+  timeline: z.number().int(),
+  /** First and last WAL segment needed to make this base backup consistent. */
+  startWal: z.string(),
+  stopWal: z.string(),
+});
+
+export const walMetadata = z.object({
+  ...common,
+  kind: z.literal('wal'),
+  segment: z.string(),
+  /** sha256 and size of the raw segment (what restore_command must reproduce). */
+  rawSha256: z.string(),
+  rawBytes: z.number().int(),
+});
+
+export const artifactMetadata = z.discriminatedUnion('kind', [logicalMetadata, globalsMetadata, baseMetadata, walMetadata]);
+export type LogicalMetadata = z.infer<typeof logicalMetadata>;
+export type GlobalsMetadata = z.infer<typeof globalsMetadata>;
+export type BaseMetadata = z.infer<typeof baseMetadata>;
+export type WalMetadata = z.infer<typeof walMetadata>;
+export type ArtifactMetadata = z.infer<typeof artifactMetadata>;
+
+export function parseMetadata(text: string): ArtifactMetadata | undefined {
+  try {
+    const result = artifactMetadata.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Artifact names and keys, seed-compatible. Keys are relative to BACKUP_ROOT and identical on S3:
+ *   daily/corporate_intel_daily_20251017-020000.sql.zst.gpg      (+ .metadata.json)
+ *   daily/globals_20251017-020000.sql.zst.gpg                    (+ .metadata.json)
+ *   base/20251017-030000/base.tar.zst.gpg                        (+ .metadata.json)
+ *   wal-archive/000000010000000000000001                         (local, raw)
+ *   wal-archive/000000010000000000000001.zst.gpg                 (remote, + .metadata.json)
+ * The extension always names the real encoding. Stamps are UTC.
+ */
+import type { CompressionAlgorithm } from '../pipeline/compress';
+
+export const TIERS = ['daily', 'weekly', 'monthly'] as const;
+export type Tier = (typeof TIERS)[number];
+export const METADATA_SUFFIX = '.metadata.json';
+
+export function isTier(value: unknown): value is Tier {
+  return typeof value === 'string' && (TIERS as readonly string[]).includes(value);
+}
+
+/** `YYYYMMDD-HHMMSS` in UTC. */
+export function formatStamp(date: Date): string {
+  const iso = date.toISOString();
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+}
+
+export function parseStamp(stamp: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$/.exec(stamp);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m;
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export interface Encoding {
+  compression: CompressionAlgorithm;
+  encrypted: boolean;
+}
+
+export function encodingSuffix(encoding: Encoding): string {
+  return `${encoding.compression === 'zstd' ? '.zst' : '.gz'}${encoding.encrypted ? '.gpg' : ''}`;
+}
+
+export function logicalBackupKey(database: string, tier: Tier, stamp: string, format: 'plain' | 'custom', encoding: Encoding): string {
+  return `${tier}/${database}_${tier}_${stamp}${format === 'plain' ? '.sql' : '.dump'}${encodingSuffix(encoding)}`;
+}
+
+export function globalsKey(tier: Tier, stamp: string, encoding: Encoding): string {
+  return `${tier}/globals_${stamp}.sql${encodingSuffix(encoding)}`;
+}
+
+export function baseBackupKey(stamp: string, encoding: Encoding): string {
+  return `base/${stamp}/base.tar${encodingSuffix(encoding)}`;
+}
+
+export function walRemoteKey(segment: string, encoding: Encoding): string {
+  return `wal-archive/${segment}${encodingSuffix(encoding)}`;
+}
+
+export function metadataKey(key: string): string {
+  return `${key}${METADATA_SUFFIX}`;
+}
+
+/** WAL file names PostgreSQL archives: segments, timeline history, backup history, partial segments. */
+export const WAL_FILE_PATTERN = /^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/;
+
+/** Decode the encoding from a key's extension. */
+export function encodingOf(key: string): Encoding {
+  const encrypted = key.endsWith('.gpg');
+  const rest = encrypted ? key.slice(0, -4) : key;
+  if (rest.endsWith('.zst')) return { compression: 'zstd', encrypted };
+  if (rest.endsWith('.gz')) return { compression: 'gzip', encrypted };
+  throw new Error(`unknown encoding in ${key}`);
+}

@@ -1,0 +1,222 @@
+/**
+ * Resumable, verified upload of a local file to S3/MinIO.
+ *
+ * The server is the truth for what was uploaded: on a retry (say, after the worker was killed) the
+ * upload id comes from the checkpoint, or else from the key's in-progress uploads; ListParts says
+ * which parts arrived, each is re-checked against the local file's MD5 for that range, and only the
+ * missing ones are sent. Every part carries Content-MD5, so the server rejects a corrupted part.
+ * After completion the object is checked (size, multipart ETag recomputed locally, sha256 recorded
+ * as user metadata) and any other in-progress upload of the same key is aborted, so no partial or
+ * duplicate object is left behind.
+ */
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand,
+  ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ChecksumMismatch } from '../errors';
+import { classifyObjectStoreError } from './minio';
+import { isNotFound } from './s3-store';
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+export interface UploadCheckpoint {
+  uploadId: string;
+  partSize: number;
+  partsDone: number;
+  partsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface UploadFileOptions {
+  client: S3Client;
+  bucket: string;
+  key: string;
+  file: string;
+  /** sha256 of the file, recorded as `x-amz-meta-sha256` and checked after completion. */
+  sha256: string;
+  storageClass?: string;
+  contentType?: string;
+  partSize?: number;
+  /** Checkpoint from a previous attempt (heartbeat details). */
+  checkpoint?: Partial<UploadCheckpoint>;
+  /** Called after every part (the activity heartbeats it). */
+  onProgress?: (checkpoint: UploadCheckpoint) => void;
+  /** Bandwidth cap in bytes per second. */
+  rateLimit?: number;
+  signal?: AbortSignal;
+  endpointForMessages: string;
+}
+
+export interface UploadResult {
+  key: string;
+  bytes: number;
+  etag: string;
+  parts: number;
+  /** Parts found already uploaded by an earlier attempt. */
+  resumedParts: number;
+  /** True when the complete object was already there. */
+  alreadyPresent: boolean;
+}
+
+const md5 = (data: Buffer): Buffer => createHash('md5').update(data).digest();
+const unquote = (etag: string | undefined): string => (etag ?? '').replace(/"/g, '');
+
+export async function uploadFileResumable(options: UploadFileOptions): Promise<UploadResult> {
+  const { client, bucket, key } = options;
+  const fail = (error: unknown): never => {
+    throw classifyObjectStoreError(error, options.endpointForMessages);
+  };
+  const size = (await stat(options.file)).size;
+  const partSize = Math.max(MIN_PART_SIZE, options.checkpoint?.partSize ?? options.partSize ?? 16 * 1024 * 1024);
+
+  // Already complete (an earlier attempt finished but did not get to report it)?
+  const existing = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((e: unknown) => (isNotFound(e) ? undefined : fail(e)));
+  if (existing && existing.ContentLength === size && existing.Metadata?.sha256 === options.sha256) {
+    await abortOtherUploads(client, bucket, key, undefined).catch(fail);
+    return { key, bytes: size, etag: unquote(existing.ETag), parts: 0, resumedParts: 0, alreadyPresent: true };
+  }
+
+  const handle = await open(options.file, 'r');
+  try {
+    const readPart = async (index: number): Promise<Buffer> => {
+      const start = index * partSize;
+      const length = Math.min(partSize, size - start);
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, start);
+      if (bytesRead !== length) throw new ChecksumMismatch(`${options.file} shrank while uploading (read ${bytesRead} of ${length} bytes at ${start})`);
+      return buffer;
+    };
+
+    if (size <= partSize) {
+      const body = await readPart(0);
+      const result = await client
+        .send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size, ContentMD5: md5(body).toString('base64'), Metadata: { sha256: options.sha256 }, StorageClass: options.storageClass as never, ContentType: options.contentType }))
+        .catch(fail);
+      await verifyObject(options, size, md5(body).toString('hex'));
+      return { key, bytes: size, etag: unquote(result.ETag), parts: 1, resumedParts: 0, alreadyPresent: false };
+    }
+
+    const partsTotal = Math.ceil(size / partSize);
+    const uploadId = await findOrCreateUpload(options, partSize).catch(fail);
+    // What the server already holds, re-checked against the local bytes.
+    const done = new Map<number, Buffer>();
+    for (const part of await listParts(client, bucket, key, uploadId).catch(fail)) {
+      if (!part.PartNumber || part.PartNumber > partsTotal) continue;
+      const local = md5(await readPart(part.PartNumber - 1));
+      if (unquote(part.ETag) === local.toString('hex') && part.Size === Math.min(partSize, size - (part.PartNumber - 1) * partSize)) done.set(part.PartNumber, local);
+    }
+    const resumedParts = done.size;
+    let bytesDone = [...done.keys()].reduce((sum, n) => sum + Math.min(partSize, size - (n - 1) * partSize), 0);
+    const report = (): void => options.onProgress?.({ uploadId, partSize, partsDone: done.size, partsTotal, bytesDone, bytesTotal: size });
+    report();
+
+    const started = Date.now();
+    let sentThisAttempt = 0;
+    for (let n = 1; n <= partsTotal; n++) {
+      if (done.has(n)) continue;
+      options.signal?.throwIfAborted();
+      const body = await readPart(n - 1);
+      const digest = md5(body);
+      const result = await client
+        .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64') }), { abortSignal: options.signal })
+        .catch(fail);
+      if (unquote(result.ETag) !== digest.toString('hex')) {
+        throw new ChecksumMismatch(`part ${n} of ${key}: server ETag ${unquote(result.ETag)} is not the part's MD5 ${digest.toString('hex')}`);
+      }
+      done.set(n, digest);
+      bytesDone += body.length;
+      sentThisAttempt += body.length;
+      report();
+      if (options.rateLimit) {
+        const ahead = (sentThisAttempt / options.rateLimit) * 1000 - (Date.now() - started);
+        if (ahead > 0) await delay(ahead, undefined, { signal: options.signal });
+      }
+    }
+
+    const parts = [...done.entries()].sort(([a], [b]) => a - b);
+    const result = await client
+      .send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts.map(([n, d]) => ({ PartNumber: n, ETag: `"${d.toString('hex')}"` })) } }))
+      .catch(fail);
+    const composite = `${md5(Buffer.concat(parts.map(([, d]) => d))).toString('hex')}-${parts.length}`;
+    await verifyObject(options, size, composite);
+    await abortOtherUploads(client, bucket, key, undefined).catch(fail);
+    return { key, bytes: size, etag: unquote(result.ETag) || composite, parts: parts.length, resumedParts, alreadyPresent: false };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function verifyObject(options: UploadFileOptions, size: number, expectedEtag: string): Promise<void> {
+  const head = await options.client.send(new HeadObjectCommand({ Bucket: options.bucket, Key: options.key })).catch((e: unknown) => {
+    throw classifyObjectStoreError(e, options.endpointForMessages);
+  });
+  const etag = unquote(head.ETag);
+  if (head.ContentLength !== size || etag !== expectedEtag || head.Metadata?.sha256 !== options.sha256) {
+    throw new ChecksumMismatch(
+      `uploaded ${options.key} does not match the local file: size ${head.ContentLength} vs ${size}, etag ${etag} vs ${expectedEtag}, sha256 ${head.Metadata?.sha256 ?? '(none)'} vs ${options.sha256}`,
+    );
+  }
+}
+
+async function findOrCreateUpload(options: UploadFileOptions, partSize: number): Promise<string> {
+  const { client, bucket, key } = options;
+  const candidates: string[] = [];
+  if (options.checkpoint?.uploadId && options.checkpoint.partSize === partSize) candidates.push(options.checkpoint.uploadId);
+  const inProgress = await listUploads(client, bucket, key);
+  // Newest first: the most recent attempt uploaded the most parts.
+  candidates.push(...inProgress.sort((a, b) => b.initiated - a.initiated).map((u) => u.uploadId));
+  for (const uploadId of candidates) {
+    try {
+      await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+      return uploadId;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+    }
+  }
+  const created = await client.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: { sha256: options.sha256 }, StorageClass: options.storageClass as never, ContentType: options.contentType }),
+  );
+  if (!created.UploadId) throw new Error('CreateMultipartUpload returned no upload id');
+  return created.UploadId;
+}
+
+async function listUploads(client: S3Client, bucket: string, key: string): Promise<{ uploadId: string; initiated: number }[]> {
+  const out: { uploadId: string; initiated: number }[] = [];
+  let keyMarker: string | undefined;
+  let idMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
+    for (const u of page.Uploads ?? []) if (u.Key === key && u.UploadId) out.push({ uploadId: u.UploadId, initiated: u.Initiated?.getTime() ?? 0 });
+    if (!page.IsTruncated) return out;
+    keyMarker = page.NextKeyMarker;
+    idMarker = page.NextUploadIdMarker;
+  }
+}
+
+async function listParts(client: S3Client, bucket: string, key: string, uploadId: string) {
+  const parts: { PartNumber?: number; ETag?: string; Size?: number }[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    const page = await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }));
+    parts.push(...(page.Parts ?? []));
+    if (!page.IsTruncated) return parts;
+    marker = page.NextPartNumberMarker;
+  }
+}
+
+/** Abort every in-progress multipart upload of `key` except `keep`. */
+export async function abortOtherUploads(client: S3Client, bucket: string, key: string, keep: string | undefined): Promise<number> {
+  let aborted = 0;
+  for (const upload of await listUploads(client, bucket, key)) {
+    if (upload.uploadId === keep) continue;
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId })).catch((error: unknown) => {
+      if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+    });
+    aborted++;
+  }
+  return aborted;
+}

@@ -1,0 +1,65 @@
+/**
+ * backupDatabase: the seed's `postgres-backup.sh daily|weekly|monthly`, as a runbook.
+ * Input is one object ({ tier }) so on-call can start it from the Temporal UI; the database and
+ * every credential come from the worker's configuration.
+ */
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { formatStamp, isTier, type Tier } from '../lib/catalog/names';
+import { LOCAL, QUICK, STREAMING, UPLOAD } from './options';
+
+export interface BackupDatabaseInput {
+  tier: Tier;
+  /** pg_dump format; default DUMP_FORMAT from the worker's configuration. */
+  format?: 'plain' | 'custom';
+}
+
+export interface BackupDatabaseResult {
+  key: string;
+  sha256: string;
+  bytes: number;
+  tables: number;
+  rows: number;
+  globalsKey: string;
+  remote: { key: string; resumedParts: number }[];
+}
+
+const planning = proxyActivities<Activities>(QUICK);
+
+export async function backupDatabase(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
+  // 0. Refuse bad input before any side effect.
+  if (!input || !isTier(input.tier)) {
+    throw ApplicationFailure.nonRetryable(`tier: must be daily, weekly or monthly (got ${JSON.stringify(input?.tier)})`, 'InputInvalid');
+  }
+  if (input.format !== undefined && input.format !== 'plain' && input.format !== 'custom') {
+    throw ApplicationFailure.nonRetryable(`format: must be plain or custom (got ${JSON.stringify(input.format)})`, 'InputInvalid');
+  }
+  const { workflowId, runId } = workflowInfo();
+  const stamp = formatStamp(new Date());
+  const run = { stamp, workflowId, runId, tier: input.tier };
+
+  // 1. What to back up, and which host owns BACKUP_ROOT (from the worker's config; no secrets).
+  const target = await planning.describeBackupTarget();
+  const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+  const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
+  const upload = proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue));
+
+  // 2. Roles and tablespaces (pg_dumpall --globals-only), recorded.
+  const globals = await host.dumpGlobals(run);
+  await hostLocal.recordBackup({ record: globals, workflowId, runId });
+
+  // 3. The database, on one snapshot with exact row counts; recorded last: now it is a backup.
+  const dump = await host.dumpDatabase({ ...run, format: input.format, globalsKey: globals.key });
+  await hostLocal.recordBackup({ record: dump, workflowId, runId });
+
+  // 4. Off-site copies: each artifact verified, its metadata object last.
+  const remote: BackupDatabaseResult['remote'] = [];
+  if (target.remote) {
+    for (const key of [globals.key, dump.key]) {
+      const uploaded = await upload.uploadArtifact({ key });
+      remote.push({ key, resumedParts: uploaded.resumedParts });
+    }
+  }
+  const tables = dump.tables ?? [];
+  return { key: dump.key, sha256: dump.sha256, bytes: dump.bytes, tables: tables.length, rows: tables.reduce((n, t) => n + t.rows, 0), globalsKey: globals.key, remote };
+}

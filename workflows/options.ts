@@ -1,0 +1,38 @@
+/** Activity options shared by the runbooks: how long each kind of step may take and how it retries. */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Quick, read-only steps on the general queue (planning, listing). */
+export const QUICK: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+};
+
+/**
+ * Long steps that stream data (dumps, base backups, restores). They heartbeat every few seconds, so
+ * a dead worker is noticed within the heartbeat timeout and the step retried on another one.
+ */
+export const STREAMING = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 8 },
+});
+
+/**
+ * Uploads: resumable, so they may retry for as long as the remote is down (up to 12 h), quickly at
+ * first. A 30 s heartbeat timeout means a killed worker's upload resumes on a new one within ~30 s.
+ */
+export const UPLOAD = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  scheduleToCloseTimeout: '12 hours',
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Small local steps on the backup host (metadata writes). */
+export const LOCAL = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
