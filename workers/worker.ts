@@ -49,7 +49,16 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const hostTaskQueue = options.hostTaskQueue ?? config.temporal.hostTaskQueue;
   const activities = { ...createActivities({ config, logger }), ...options.activityOverrides };
-  const common = { connection, namespace: config.temporal.namespace, activities, shutdownGraceTime: '10 seconds' as const, maxConcurrentActivityTaskExecutions: 8 };
+  // Heartbeat details are checkpoints (e.g. uploaded parts): send them at least every 3 s rather
+  // than the SDK's default of 80% of the heartbeat timeout, so a retry resumes from recent progress.
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    activities,
+    shutdownGraceTime: '10 seconds' as const,
+    maxConcurrentActivityTaskExecutions: 8,
+    maxHeartbeatThrottleInterval: '3 seconds' as const,
+  };
   const general = await Worker.create({
     ...common,
     taskQueue,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { runHealthWorkflow } from '../../client/commands/health';
-import { startTestWorker, testConfig, type TestWorkerHandle } from './helpers';
+import { historyText, startTestWorker, type TestWorkerHandle } from './helpers';
 
 describe('health workflow on the real stack', () => {
   let handle: TestWorkerHandle;
@@ -28,8 +28,7 @@ describe('health workflow on the real stack', () => {
 
   it('fails fast and without retries on a wrong password, and the password is not in the history', async () => {
     const wrong = 'not-the-password-7f3a9c';
-    const config = testConfig({ PGPASSWORD: wrong });
-    const bad = await startTestWorker({ config });
+    const bad = await startTestWorker({ overrides: { PGPASSWORD: wrong } });
     try {
       const started = Date.now();
       const workflow = await bad.env.client.workflow.start('health', {
@@ -44,7 +43,7 @@ describe('health workflow on the real stack', () => {
       expect(cause?.message).toMatch(/rejected user "postgres"/);
       expect(Date.now() - started).toBeLessThan(15_000);
       // Neither the wrong password we configured nor the real one appears anywhere in the history.
-      const history = JSON.stringify(await workflow.fetchHistory());
+      const history = historyText(await workflow.fetchHistory());
       expect(history).toContain('AuthenticationFailed');
       expect(history).not.toContain(wrong);
       expect(history).not.toContain(handle.config.db.password);

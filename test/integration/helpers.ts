@@ -44,21 +44,24 @@ export interface TestWorkerHandle {
   stop(): Promise<void>;
 }
 
+/** Settings that give a test its own task queues (`test-<id>` and `test-<id>@testhost`). */
+export function uniqueQueues(): RawEnv {
+  return { LIFEBOAT_TASK_QUEUE: `test-${randomUUID().slice(0, 8)}`, LIFEBOAT_HOST: 'testhost' };
+}
+
 /**
  * Connect to the test stack's real Temporal server and run Lifeboat's workers on fresh, unique
- * task queues (so tests never pick up each other's tasks).
+ * task queues (so tests never pick up each other's tasks). `overrides` are raw settings on top of
+ * the test stack's configuration (e.g. a wrong PGPASSWORD).
  */
-export async function startTestWorker(options: { config?: Config } & Partial<Pick<LifeboatWorkerOptions, 'activityOverrides'>> = {}): Promise<TestWorkerHandle> {
-  const config = options.config ?? testConfig();
+export async function startTestWorker(options: { overrides?: RawEnv } & Partial<Pick<LifeboatWorkerOptions, 'activityOverrides'>> = {}): Promise<TestWorkerHandle> {
+  const config = testConfig({ ...uniqueQueues(), ...options.overrides });
   const log = testLogger();
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: config.temporal.address, namespace: config.temporal.namespace });
-  const id = randomUUID().slice(0, 8);
   const workers = await createWorkers({
     config,
     logger: log,
     connection: env.nativeConnection,
-    taskQueue: `test-${id}`,
-    hostTaskQueue: `test-${id}@host`,
     workflowBundle: await workflowBundle(),
     activityOverrides: options.activityOverrides,
   });
@@ -74,4 +77,19 @@ export async function startTestWorker(options: { config?: Config } & Partial<Pic
       await env.teardown();
     },
   };
+}
+
+/**
+ * A workflow history as searchable text: payloads (bytes) are decoded as UTF-8, so a secret inside
+ * any input, result, heartbeat or failure shows up as plain text.
+ */
+export function historyText(history: unknown): string {
+  const decoded: string[] = [];
+  const text = JSON.stringify(history, (key, value: unknown) => {
+    if (value instanceof Uint8Array) decoded.push(Buffer.from(value).toString('utf8'));
+    // fetchHistory() gives payload bytes (`data`) as base64 strings.
+    else if (typeof value === 'string' && key === 'data' && /^[A-Za-z0-9+/]+=*$/.test(value)) decoded.push(Buffer.from(value, 'base64').toString('utf8'));
+    return value;
+  });
+  return `${text}\n${decoded.join('\n')}`;
 }
