@@ -23,6 +23,7 @@ export interface MinioEndpointConfig {
 export interface Config {
   db: { host: string; port: number; name: string; user: string; password: string | undefined; binDir: string | undefined };
   backupRoot: string;
+  restore: { timeZone: string; dataRoot: string; port: number };
   compression: { algorithm: 'zstd' | 'gzip'; level: number };
   dumpFormat: 'plain' | 'custom';
   encryption: {
@@ -170,6 +171,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
   return {
     db: { host: req('DB_HOST'), port: num('DB_PORT') ?? 5432, name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
     backupRoot: req('BACKUP_ROOT'),
+    restore: { timeZone: req('RESTORE_TIME_ZONE'), dataRoot: req('RESTORE_DATA_ROOT'), port: num('RESTORE_PORT') ?? 55432 },
     compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? (algorithm === 'zstd' ? 3 : 6) },
     dumpFormat: req('DUMP_FORMAT') as 'plain' | 'custom',
     encryption: {

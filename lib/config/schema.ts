@@ -19,7 +19,8 @@ export type SettingKind =
   | { type: 'path' }
   | { type: 'list' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'email-list' };
+  | { type: 'email-list' }
+  | { type: 'timezone' };
 
 export interface SettingSpec {
   /** Environment variable name (also the key in the env file). */
@@ -54,6 +55,11 @@ export const SETTINGS = [
   s({ env: 'COMPRESSION', kind: { type: 'enum', values: ['zstd', 'gzip'] }, default: 'zstd', group: 'Backup storage', description: 'Compression of dumps and base backups; the file name always says which (.zst or .gz).', hint: 'set COMPRESSION to zstd (fast, default) or gzip (seed-compatible)' }),
   s({ env: 'COMPRESSION_LEVEL', kind: { type: 'int', min: 1, max: 19 }, group: 'Backup storage', description: 'Compression level; default 3 for zstd, 6 for gzip (gzip accepts 1-9).', hint: 'set COMPRESSION_LEVEL to an integer, 1-19 for zstd or 1-9 for gzip' }),
   s({ env: 'DUMP_FORMAT', kind: { type: 'enum', values: ['plain', 'custom'] }, default: 'plain', group: 'Backup storage', description: 'pg_dump format: plain SQL as in the seed (.sql...) or custom (.dump..., restored with pg_restore).', hint: 'set DUMP_FORMAT to plain or custom' }),
+
+  // --- Restore ---
+  s({ env: 'RESTORE_TIME_ZONE', kind: { type: 'timezone' }, default: 'UTC', group: 'Restore', description: 'IANA time zone for PITR target times written without an offset; times that are ambiguous or skipped in this zone (DST changes) are refused.', hint: 'set RESTORE_TIME_ZONE to an IANA zone such as UTC or Europe/Berlin' }),
+  s({ env: 'RESTORE_DATA_ROOT', kind: { type: 'path' }, default: '/var/lib/lifeboat/restore', group: 'Restore', description: 'Where point-in-time recovery creates new data directories (one per run); must be reachable by the postgres OS user.', hint: 'set RESTORE_DATA_ROOT to an absolute directory on a disk with room for the cluster' }),
+  s({ env: 'RESTORE_PORT', kind: { type: 'port' }, default: '55432', group: 'Restore', description: 'Default port of the cluster a point-in-time recovery starts.', hint: 'set RESTORE_PORT to a free TCP port' }),
 
   // --- Encryption ---
   s({ env: 'ENCRYPT_BACKUPS', kind: { type: 'bool' }, default: 'true', group: 'Encryption', description: 'Encrypt every artifact with OpenPGP to GPG_RECIPIENT (decryptable with plain gpg).', hint: 'set ENCRYPT_BACKUPS to true or false' }),
@@ -190,6 +196,15 @@ export function valueSchema(kind: SettingKind): z.ZodType<unknown> {
         .pipe(z.array(z.string()).min(1, 'must name at least one item'));
     case 'enum':
       return z.enum(kind.values as [string, ...string[]], { message: `must be one of ${kind.values.join(', ')}` });
+    case 'timezone':
+      return z.string().refine((zone) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'is not an IANA time zone');
     case 'email-list':
       return z
         .string()
@@ -213,6 +228,8 @@ export function kindLabel(kind: SettingKind): string {
       return 'e-mail list';
     case 'bool':
       return 'true \\| false';
+    case 'timezone':
+      return 'IANA time zone';
     default:
       return kind.type;
   }
