@@ -7,6 +7,8 @@ import type { Logger } from '../lib/logger';
 import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
+import { createNotifyActivities } from './notify';
+import { createRestoreActivities } from './restore';
 import { createWalActivities } from './wal';
 
 export interface ActivityDeps {
@@ -20,6 +22,8 @@ export function createActivities(deps: ActivityDeps) {
       ...createHealthActivities(deps),
       ...createBackupActivities(deps),
       ...createWalActivities(deps),
+      ...createRestoreActivities(deps),
+      ...createNotifyActivities(deps),
     },
     deps.config.secretValues,
   );

@@ -6,12 +6,16 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
 import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
 import { formatHealth, runHealthWorkflow } from './commands/health';
+import { describeRestore, startRestore } from './commands/restore';
+import type { RestoreDatabaseResult } from '../workflows/restore-database';
 
 export interface MainJobContext {
   client: Client;
   config: Config;
   taskQueue: string;
   hostTaskQueue: string;
+  /** Facts earlier steps hand to later ones (e.g. the key of the backup just made). */
+  made: { dailyBackup?: string };
 }
 
 export interface MainJobStep {
@@ -31,7 +35,9 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     name: 'daily backup',
     async run(ctx) {
       const handle = await startBackupDatabase(ctx.client, ctx.config, 'daily', { taskQueue: ctx.taskQueue });
-      return `${handle.workflowId}: ${describeDatabaseBackup(await handle.result())}`;
+      const result = await handle.result();
+      ctx.made.dailyBackup = result.key;
+      return `${handle.workflowId}: ${describeDatabaseBackup(result)}`;
     },
   },
   {
@@ -39,6 +45,16 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     async run(ctx) {
       const handle = await startBackupBase(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
       return `${handle.workflowId}: ${describeBaseBackup(await handle.result())}`;
+    },
+  },
+  {
+    name: 'verify-only restore',
+    async run(ctx) {
+      if (!ctx.made.dailyBackup) throw new Error('no daily backup was made in this cycle');
+      const handle = await startRestore(ctx.client, ctx.config, { backup: ctx.made.dailyBackup, verifyOnly: true, taskQueue: ctx.taskQueue });
+      const result = (await handle.result()) as RestoreDatabaseResult;
+      if (!result.check.ok) throw new Error(`verify-only restore failed: ${describeRestore(result)}`);
+      return `${handle.workflowId}: ${describeRestore(result)}`;
     },
   },
 ];

@@ -3,3 +3,5 @@ export { health } from './health';
 export { backupDatabase } from './backup-database';
 export { backupBase } from './backup-base';
 export { shipWal } from './ship-wal';
+export { restoreDatabase } from './restore-database';
+export { verifyBackups } from './verify-backups';

@@ -29,7 +29,7 @@ export const startCommands: CommandSpec[] = [
       const workers = await createWorkers({ config, logger });
       const serving = workers.run();
       const client = await connectClient(config);
-      const results = await runMainJob({ client, config, taskQueue: workers.taskQueue, hostTaskQueue: workers.hostTaskQueue });
+      const results = await runMainJob({ client, config, taskQueue: workers.taskQueue, hostTaskQueue: workers.hostTaskQueue, made: {} });
       const ok = results.every((r) => r.ok) && results.length > 0;
       const out: string[] = [
         '',

@@ -1,0 +1,208 @@
+/**
+ * Restore and verification activities (backup host). Each does one thing; the workflows
+ * restoreDatabase and verifyBackups put them in runbook order.
+ *
+ *  findBackup            name/path/key -> the backup and where its copies are (refuses bad input)
+ *  fetchBackup           a local copy whose sha256 matches the metadata (download if needed)
+ *  restoreBackup         decrypt + decompress + load into a NEW database, progress reported
+ *  checkRestoredDatabase tables, row counts, row fingerprints against the metadata
+ *  dropVerifyDatabase    drop a temporary `lifeboat_verify_*` database (never anything else)
+ *  replaceDatabase       swap a checked restored database in under the production name
+ *  verifyStoredBackup    checksums of local and remote copies, decrypt/decompress integrity
+ *  recordVerification   `<key>.verification.json`, read by `backups list` and monitoring
+ *  listBackupKeys        which backups `verify --latest|--all` covers
+ */
+import { Context } from '@temporalio/activity';
+import { readFileSync, existsSync } from 'node:fs';
+import { Client } from 'pg';
+import { readCatalog } from '../lib/catalog/catalog';
+import type { LogicalMetadata } from '../lib/catalog/metadata';
+import type { Config } from '../lib/config/load';
+import { loadPrivateKeys } from '../lib/crypto/openpgp';
+import { InputInvalid, OperationRefused } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { writeFileAtomic } from '../lib/pipeline/atomic-file';
+import { pgClientConfig } from '../lib/postgres/connection';
+import { compareDatabase, type ComparisonResult } from '../lib/restore/compare';
+import { ensureLocalCopy } from '../lib/restore/fetch';
+import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type RestoreProgress } from '../lib/restore/load';
+import { locateBackup } from '../lib/restore/locate';
+import { FsStore } from '../lib/storage/fs-store';
+import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import { VERIFICATION_SUFFIX, verifyArtifact, type VerificationResult } from '../lib/verify/artifact';
+import { withHeartbeats } from './heartbeat';
+
+export const VERIFY_DATABASE_PREFIX = 'lifeboat_verify_';
+export const PROGRESS_SIGNAL = 'restoreProgress';
+
+export interface FoundBackup {
+  key: string;
+  kind: 'logical' | 'globals' | 'base' | 'wal';
+  tier?: string;
+  database?: string;
+  finishedAt: string;
+  bytes: number;
+  fingerprint?: string;
+  local: boolean;
+  remote: boolean;
+}
+
+export function createRestoreActivities({ config, logger }: { config: Config; logger: Logger }) {
+  const local = new FsStore(config.backupRoot);
+  const remote = (): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
+  const privateKeys = async () => (config.encryption.enabled ? loadPrivateKeys(config.encryption) : undefined);
+  const logicalMetadata = async (key: string): Promise<LogicalMetadata> => {
+    const found = await locateBackup(key, local, remote());
+    if (found.metadata.kind !== 'logical') throw new InputInvalid('backup', `${key} is a ${found.metadata.kind} backup, not a database dump`, found.metadata.kind === 'base' ? 'restore base backups with `lifeboat restore --pitr TIME`' : undefined);
+    return found.metadata;
+  };
+
+  /** Report progress to the workflow (query + UI details), at most every 5 s. */
+  const progressReporter = () => {
+    const ctx = Context.current();
+    const workflowId = ctx.info.workflowExecution?.workflowId;
+    let last = 0;
+    return (p: RestoreProgress, force = false): void => {
+      const now = Date.now();
+      if (!workflowId || (!force && now - last < 5000)) return;
+      last = now;
+      ctx.client.workflow.getHandle(workflowId).signal(PROGRESS_SIGNAL, p).catch(() => undefined);
+    };
+  };
+
+  return {
+    async findBackup(input: { backup: string }): Promise<FoundBackup> {
+      const found = await locateBackup(input.backup, local, remote());
+      const m = found.metadata;
+      return {
+        key: found.key,
+        kind: m.kind,
+        tier: 'tier' in m ? m.tier : undefined,
+        database: m.kind === 'logical' ? m.database : undefined,
+        finishedAt: m.finishedAt,
+        bytes: m.bytes,
+        fingerprint: m.encryption.fingerprint,
+        local: found.local,
+        remote: found.remote,
+      };
+    },
+
+    async fetchBackup(input: { key: string }): Promise<{ path: string; source: 'local' | 'remote' }> {
+      const metadata = await logicalMetadata(input.key);
+      const report = progressReporter();
+      const started = Date.now();
+      return withHeartbeats({ bytes: 0 }, (beats) =>
+        ensureLocalCopy(config.backupRoot, metadata, remote(), (n, total) => {
+          beats.update({ bytes: n });
+          report({ stage: 'checking', bytesDone: n, bytesTotal: total, percent: Math.round((n / total) * 1000) / 10, etaSeconds: undefined, bytesPerSecond: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) });
+        }),
+      );
+    },
+
+    async restoreBackup(input: { key: string; path: string; database: string }): Promise<{ database: string; seconds: number; bytes: number }> {
+      const metadata = await logicalMetadata(input.key);
+      const report = progressReporter();
+      const keys = await privateKeys();
+      const result = await withHeartbeats<RestoreProgress | undefined, { seconds: number; bytes: number }>(undefined, (beats) =>
+        loadIntoNewDatabase({
+          db: config.db,
+          file: input.path,
+          metadata,
+          database: input.database,
+          privateKeys: keys,
+          signal: Context.current().cancellationSignal,
+          onProgress: (p) => {
+            beats.update(p);
+            report(p, p.stage === 'loaded');
+          },
+        }),
+      );
+      logger.info({ key: input.key, database: input.database, seconds: result.seconds }, 'backup restored');
+      return { database: input.database, ...result };
+    },
+
+    async checkRestoredDatabase(input: { key: string; database: string }): Promise<ComparisonResult> {
+      const metadata = await logicalMetadata(input.key);
+      return compareDatabase(config.db, input.database, metadata.tables);
+    },
+
+    async dropVerifyDatabase(input: { database: string }): Promise<void> {
+      if (!input.database.startsWith(VERIFY_DATABASE_PREFIX)) throw new OperationRefused(`refusing to drop "${input.database}": only ${VERIFY_DATABASE_PREFIX}* databases are dropped`);
+      await dropDatabase(config.db, input.database);
+    },
+
+    /**
+     * Put a restored, checked database in place of production. Production is kept under `keepAs`,
+     * never dropped. Connections to production are closed first; the two renames are one transaction.
+     */
+    async replaceDatabase(input: { restored: string; keepAs: string }): Promise<{ production: string; keptAs: string }> {
+      const production = config.db.name;
+      checkDatabaseName('restored', input.restored);
+      checkDatabaseName('keepAs', input.keepAs);
+      const restoredExists = await databaseExists(config.db, input.restored);
+      if (await databaseExists(config.db, input.keepAs)) {
+        // An earlier attempt already swapped: production is the restored copy now.
+        if (!restoredExists) return { production, keptAs: input.keepAs };
+        throw new OperationRefused(`"${input.keepAs}" already exists; will not overwrite it`);
+      }
+      if (!restoredExists) throw new InputInvalid('restored', `database "${input.restored}" does not exist`);
+      const client = new Client(pgClientConfig(config.db, 'postgres'));
+      await client.connect();
+      try {
+        await client.query(`ALTER DATABASE "${production}" ALLOW_CONNECTIONS false`);
+        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [production]);
+        await client.query('BEGIN');
+        await client.query(`ALTER DATABASE "${production}" RENAME TO "${input.keepAs}"`);
+        await client.query(`ALTER DATABASE "${input.restored}" RENAME TO "${production}"`);
+        await client.query('COMMIT');
+        await client.query(`ALTER DATABASE "${input.keepAs}" ALLOW_CONNECTIONS true`);
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query(`ALTER DATABASE "${production}" ALLOW_CONNECTIONS true`).catch(() => undefined);
+        throw error;
+      } finally {
+        await client.end();
+      }
+      logger.warn({ production, keptAs: input.keepAs }, 'production database replaced by a restored copy');
+      return { production, keptAs: input.keepAs };
+    },
+
+    async verifyStoredBackup(input: { key: string }): Promise<VerificationResult> {
+      const found = await locateBackup(input.key, local, remote());
+      const checks = await verifyArtifact({ backupRoot: config.backupRoot, metadata: found.metadata, remote: found.remote ? remote() : undefined, privateKeys: await privateKeys() });
+      if (config.remote.enabled && !found.remote) checks.push({ name: 'remote-checksum', ok: false, detail: `no remote copy of ${input.key}` });
+      return { key: input.key, ok: checks.every((c) => c.ok), verifiedAt: new Date().toISOString(), checks };
+    },
+
+    async recordVerification(input: { result: VerificationResult }): Promise<void> {
+      const path = local.pathOf(`${input.result.key}${VERIFICATION_SUFFIX}`);
+      writeFileAtomic(path, `${JSON.stringify(input.result, null, 2)}\n`);
+    },
+
+    async listBackupKeys(input: { scope: 'latest' | 'all' }): Promise<string[]> {
+      const entries = (await readCatalog(local, remote())).filter((e) => e.metadata.kind === 'logical' || e.metadata.kind === 'base');
+      if (input.scope === 'all') return entries.map((e) => e.key);
+      // Latest: the newest backup of each tier, and the newest base backup.
+      const seen = new Set<string>();
+      const keys: string[] = [];
+      for (const e of entries) {
+        const group = e.metadata.kind === 'logical' ? `logical:${e.metadata.tier}` : 'base';
+        if (seen.has(group)) continue;
+        seen.add(group);
+        keys.push(e.key);
+      }
+      return keys;
+    },
+  };
+}
+
+/** The last verification result recorded for a key, if any. */
+export function readVerification(backupRoot: string, key: string): VerificationResult | undefined {
+  const path = new FsStore(backupRoot).pathOf(`${key}${VERIFICATION_SUFFIX}`);
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as VerificationResult;
+  } catch {
+    return undefined;
+  }
+}

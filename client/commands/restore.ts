@@ -1,0 +1,170 @@
+/**
+ * `lifeboat restore --list`, `lifeboat restore <backup> [--target DB] [--verify-only]
+ * [--confirm DBNAME]`, `lifeboat restore --pitr TIME` and `lifeboat verify --latest|--all|--backup-file`.
+ * Input is checked here before any workflow starts: unknown backups, paths outside BACKUP_ROOT and
+ * restoring over production without `--confirm` are refused with no side effect.
+ */
+import type { Client } from '@temporalio/client';
+import { readCatalog } from '../../lib/catalog/catalog';
+import { formatStamp } from '../../lib/catalog/names';
+import type { Config } from '../../lib/config/load';
+import { InputInvalid, OperationRefused } from '../../lib/errors';
+import { DATABASE_NAME } from '../../lib/restore/load';
+import { locateBackup } from '../../lib/restore/locate';
+import { FsStore } from '../../lib/storage/fs-store';
+import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
+import { readVerification } from '../../activities/restore';
+import type { RestoreDatabaseResult } from '../../workflows/restore-database';
+import type { VerifyBackupsResult } from '../../workflows/verify-backups';
+import type { CommandSpec } from '../command-table';
+import { connectClient, loadCliContext } from '../context';
+import { formatAge, formatBytes, table } from '../format';
+import { followProgress } from '../progress';
+import { lifeboatSearchAttributes } from '../search-attributes';
+
+const remoteStore = (config: Config): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
+
+export async function listRestorable(config: Config): Promise<string> {
+  const entries = await readCatalog(new FsStore(config.backupRoot), remoteStore(config));
+  if (entries.length === 0) return `no backups in ${config.backupRoot}\n`;
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'COPIES', 'KEY FINGERPRINT', 'LAST VERIFIED', 'KEY']];
+  for (const e of entries.filter((x) => x.metadata.kind !== 'globals')) {
+    const m = e.metadata;
+    const v = readVerification(config.backupRoot, e.key);
+    rows.push([
+      m.kind,
+      'tier' in m ? m.tier : '-',
+      m.finishedAt.slice(0, 19).replace('T', ' '),
+      formatAge((Date.now() - Date.parse(m.finishedAt)) / 1000),
+      formatBytes(m.bytes),
+      [e.local ? 'local' : '', e.remote ? 'remote' : ''].filter(Boolean).join('+') || '-',
+      m.encryption.fingerprint ? m.encryption.fingerprint.slice(-16) : 'unencrypted',
+      v ? `${v.ok ? 'ok' : 'FAILED'} ${v.verifiedAt.slice(0, 16).replace('T', ' ')}` : 'never',
+      e.key,
+    ]);
+  }
+  return table(rows);
+}
+
+export async function startRestore(client: Client, config: Config, args: { backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string }) {
+  return client.workflow.start('restoreDatabase', {
+    taskQueue: args.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `restore-${args.verifyOnly ? 'verify' : 'db'}-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
+    args: [{ backup: args.backup, ...(args.targetDatabase ? { targetDatabase: args.targetDatabase } : {}), ...(args.verifyOnly ? { verifyOnly: true } : {}), ...(args.replaceProduction ? { replaceProduction: true } : {}) }],
+    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: args.verifyOnly ? 'verify' : 'restore', LifeboatBackupId: args.backup, LifeboatDatabase: config.db.name }),
+  });
+}
+
+export function describeRestore(r: RestoreDatabaseResult): string {
+  const check = r.check.ok ? `${r.check.tables} tables / ${r.check.rows} rows match the metadata` : `MISMATCH: ${r.check.problems.join('; ')}`;
+  return `${r.backup} -> ${r.database} in ${r.restoreSeconds.toFixed(1)} s (${r.source} copy); ${check}${r.replaced ? `; now ${r.replaced.production}, previous kept as ${r.replaced.keptAs}` : ''}`;
+}
+
+/** Check the operator's input against the catalog before anything starts. */
+async function checkRestoreInput(config: Config, backup: string, opts: Record<string, unknown>): Promise<{ key: string; replace: boolean; target?: string }> {
+  const target = opts.target as string | undefined;
+  const confirm = opts.confirm as string | undefined;
+  if (target !== undefined && !DATABASE_NAME.test(target)) throw new InputInvalid('--target', `"${target}" is not a plain database name`, 'use lower-case letters, digits and underscores');
+  const replace = confirm !== undefined || target === config.db.name;
+  if (replace) {
+    if (confirm === undefined) {
+      throw new OperationRefused(`refusing to restore over the production database "${config.db.name}" without confirmation`, `add --confirm ${config.db.name} (production is kept under another name, never dropped)`);
+    }
+    if (confirm !== config.db.name) throw new OperationRefused(`--confirm "${confirm}" does not name the production database "${config.db.name}"`, `use --confirm ${config.db.name}`);
+    if (opts.verifyOnly) throw new InputInvalid('--verify-only', 'cannot be combined with --confirm');
+  }
+  const found = await locateBackup(backup, new FsStore(config.backupRoot), remoteStore(config));
+  if (found.metadata.kind !== 'logical') {
+    throw new InputInvalid('backup', `${found.key} is a ${found.metadata.kind} backup`, found.metadata.kind === 'base' ? 'restore base backups with --pitr TIME' : 'name a database dump');
+  }
+  return { key: found.key, replace, target: replace ? undefined : target };
+}
+
+export const restoreCommands: CommandSpec[] = [
+  {
+    name: 'restore',
+    summary: 'list, verify or restore backups (new database by default; PITR with --pitr)',
+    args: [{ name: 'backup', description: 'key, file name or path under BACKUP_ROOT', optional: true }],
+    options: [
+      { flags: '--list', description: 'list restorable backups with fingerprint and last verification' },
+      { flags: '--target <database>', description: 'new database to restore into (default <db>_restored_<stamp>)' },
+      { flags: '--verify-only', description: 'restore into a temporary database, compare with the metadata, drop it, record the result' },
+      { flags: '--confirm <dbname>', description: 'replace the production database (must name it); it is kept, renamed, never dropped' },
+      { flags: '--pitr <time>', description: 'point-in-time recovery to TIME, e.g. "2025-10-17 14:30:00+00"' },
+      { flags: '--port <port>', description: 'port of the cluster point-in-time recovery starts' },
+      { flags: '--no-wait', description: 'start the workflow and return' },
+    ],
+    async run([backup], opts) {
+      const { config } = loadCliContext();
+      if (opts.list) {
+        process.stdout.write(await listRestorable(config));
+        return;
+      }
+      if (opts.pitr !== undefined) {
+        const port = opts.port !== undefined ? Number(opts.port) : undefined;
+        if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new InputInvalid('--port', `must be a TCP port (got "${String(opts.port)}")`);
+        const { runPitrRestore } = await import('./pitr');
+        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false });
+        return;
+      }
+      if (!backup) throw new InputInvalid('backup', 'is required', 'name a backup from `lifeboat restore --list`, or use --list / --pitr');
+      const checked = await checkRestoreInput(config, backup, opts);
+      const client = await connectClient(config);
+      try {
+        const handle = await startRestore(client, config, { backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace });
+        process.stderr.write(`started workflow ${handle.workflowId}\n`);
+        if (opts.wait === false) return;
+        let approvalSent = false;
+        const result = await followProgress<RestoreDatabaseResult>(handle, process.stderr, async (state) => {
+          if (checked.replace && state.stage === 'awaiting-approval' && !approvalSent) {
+            approvalSent = true;
+            await handle.executeUpdate('approveReplace', { args: [{ confirm: String(opts.confirm) }] });
+          }
+        });
+        process.stdout.write(`${opts.verifyOnly ? (result.check.ok ? 'verified' : 'VERIFICATION FAILED') : 'restored'}: ${describeRestore(result)}\n`);
+        return result.check.ok ? 0 : 6;
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+  {
+    name: 'verify',
+    summary: 'verify backups: checksums of local and remote copies, decryption, decompression (--restore: test restore)',
+    options: [
+      { flags: '--latest', description: 'the newest backup of each tier and the newest base backup' },
+      { flags: '--all', description: 'every backup' },
+      { flags: '--backup-file <path>', description: 'one backup (key, file name or path under BACKUP_ROOT)' },
+      { flags: '--restore', description: 'also test-restore database dumps into a temporary database' },
+      { flags: '--json', description: 'print the results as JSON' },
+    ],
+    async run(_args, opts) {
+      const scopes = [opts.latest, opts.all, opts.backupFile].filter((x) => x !== undefined && x !== false).length;
+      if (scopes !== 1) throw new InputInvalid('scope', 'give exactly one of --latest, --all, --backup-file PATH', 'e.g. lifeboat verify --latest');
+      const { config } = loadCliContext();
+      let backup: string | undefined;
+      if (opts.backupFile) backup = (await locateBackup(String(opts.backupFile), new FsStore(config.backupRoot), remoteStore(config))).key;
+      const client = await connectClient(config);
+      try {
+        const result = (await client.workflow.execute('verifyBackups', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `verify-backups-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
+          args: [{ scope: opts.all ? 'all' : opts.latest ? 'latest' : 'one', ...(backup ? { backup } : {}), ...(opts.restore ? { restore: true } : {}) }],
+          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'verify', LifeboatDatabase: config.db.name }),
+        })) as VerifyBackupsResult;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        } else {
+          for (const r of result.results) {
+            process.stdout.write(`${r.ok ? 'ok    ' : 'FAILED'} ${r.key}\n`);
+            for (const c of r.checks) process.stdout.write(`         ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}\n`);
+          }
+          process.stdout.write(`${result.verified} verified, ${result.failed} failed\n`);
+        }
+        return result.failed > 0 ? 6 : 0;
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+];

@@ -1,0 +1,171 @@
+/**
+ * restoreDatabase: the seed's `restore-database.sh` (full restore and `--verify-only`) as a runbook.
+ *
+ * The backup is always restored into a NEW database first and checked against its metadata. Only
+ * then, and only when asked (`replaceProduction`) AND approved through the `approveReplace` Update
+ * naming the production database, is the checked copy swapped in; production is kept under another
+ * name, never dropped. `verifyOnly` restores into a temporary database, checks, drops it and records
+ * the result. Progress (bytes, percent, ETA) is in the `progress` query and the UI's current details.
+ */
+import {
+  ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ComparisonResult } from '../lib/restore/compare';
+import type { RestoreProgress } from '../lib/restore/load';
+import type { VerificationResult } from '../lib/verify/artifact';
+import { formatStamp } from '../lib/catalog/names';
+import { LOCAL, QUICK, STREAMING } from './options';
+
+export interface RestoreDatabaseInput {
+  /** Key, file name or path under BACKUP_ROOT (`lifeboat restore --list`). */
+  backup: string;
+  /** New database to restore into; default `<db>_restored_<stamp>`. Never an existing database. */
+  targetDatabase?: string;
+  /** Restore into a temporary database, check, drop it and record the result. */
+  verifyOnly?: boolean;
+  /** After the check, wait for `approveReplace` and swap the copy in under the production name. */
+  replaceProduction?: boolean;
+}
+
+export interface RestoreState extends Partial<RestoreProgress> {
+  stage: 'locating' | 'checking' | 'loading' | 'comparing' | 'awaiting-approval' | 'replacing' | 'dropping' | 'done' | 'failed';
+  backup?: string;
+  database?: string;
+}
+
+export interface RestoreDatabaseResult {
+  backup: string;
+  database: string;
+  source: 'local' | 'remote';
+  check: ComparisonResult;
+  restoreSeconds: number;
+  verified: boolean;
+  replaced?: { production: string; keptAs: string };
+}
+
+export const progressQuery = defineQuery<RestoreState>('progress');
+export const progressSignal = defineSignal<[RestoreProgress]>('restoreProgress');
+export const approveReplaceUpdate = defineUpdate<string, [{ confirm: string }]>('approveReplace');
+
+const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const planning = proxyActivities<Activities>(QUICK);
+
+function invalid(message: string): never {
+  throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
+}
+
+export async function restoreDatabase(input: RestoreDatabaseInput): Promise<RestoreDatabaseResult> {
+  let state: RestoreState = { stage: 'locating' };
+  const show = (next: RestoreState): void => {
+    state = next;
+    const pct = state.percent !== undefined ? ` ${state.percent}%` : '';
+    const eta = state.etaSeconds !== undefined ? `, ETA ${state.etaSeconds} s` : '';
+    setCurrentDetails(`**${state.stage}**${pct}${eta}${state.backup ? `\n\nbackup: \`${state.backup}\`` : ''}${state.database ? `\n\ninto database: \`${state.database}\`` : ''}`);
+  };
+  setHandler(progressQuery, () => state);
+  setHandler(progressSignal, (p) => show({ ...state, ...p, stage: p.stage === 'loaded' ? 'comparing' : (p.stage as RestoreState['stage']) }));
+  let approved: string | undefined;
+
+  // 0. Refuse bad input before any side effect.
+  if (!input || typeof input.backup !== 'string' || input.backup.trim() === '') invalid('backup: name a backup (see `lifeboat restore --list`)');
+  if (input.targetDatabase !== undefined && !NAME.test(input.targetDatabase)) invalid(`targetDatabase: "${input.targetDatabase}" is not a plain database name (lower-case letters, digits, _)`);
+  if (input.verifyOnly && input.replaceProduction) invalid('verifyOnly and replaceProduction exclude each other');
+  const target = await planning.describeBackupTarget();
+  const production = target.database;
+  if (input.targetDatabase === production && !input.replaceProduction) {
+    invalid(`targetDatabase: "${production}" is the production database; restoring over it needs replaceProduction and an approval`);
+  }
+  const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+  const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
+  const stamp = formatStamp(new Date());
+
+  // 1. Which backup; only database dumps restore this way.
+  const found = await hostLocal.findBackup({ backup: input.backup });
+  if (found.kind !== 'logical') invalid(`backup: ${found.key} is a ${found.kind} backup; use point-in-time recovery for base backups`);
+  // Generated names carry the stamp and a piece of the run id, so concurrent runs never collide.
+  const suffix = `${stamp.replace('-', '_')}_${workflowInfo().runId.replace(/-/g, '').slice(-6)}`;
+  const database = input.verifyOnly
+    ? `lifeboat_verify_${suffix}`
+    : input.replaceProduction
+      ? `${production.slice(0, 32)}_restore_${suffix}`
+      : (input.targetDatabase ?? `${(found.database ?? production).slice(0, 32)}_restored_${suffix}`);
+  show({ stage: 'checking', backup: found.key, database });
+
+  // 2. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
+  const copy = await host.fetchBackup({ key: found.key });
+
+  // 3. Decrypt, decompress, load into the new database (one transaction).
+  show({ ...state, stage: 'loading', percent: 0 });
+  let restored;
+  try {
+    restored = await host.restoreBackup({ key: found.key, path: copy.path, database });
+  } catch (error) {
+    if (input.verifyOnly) await recordFailure(hostLocal, found.key, 'test-restore', error);
+    throw error;
+  }
+
+  // 4. Compare with the metadata: tables, row counts, row fingerprints.
+  show({ ...state, stage: 'comparing', percent: 100 });
+  const check = await hostLocal.checkRestoredDatabase({ key: found.key, database });
+  const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, check, restoreSeconds: restored.seconds, verified: check.ok };
+
+  if (input.verifyOnly) {
+    // 5a. Verify-only: drop the temporary database, record and report the result.
+    show({ ...state, stage: 'dropping' });
+    await hostLocal.dropVerifyDatabase({ database });
+    const verification: VerificationResult = {
+      key: found.key,
+      ok: check.ok,
+      verifiedAt: new Date().toISOString(),
+      workflowId: workflowInfo().workflowId,
+      checks: [
+        { name: 'local-checksum', ok: copy.source === 'local', detail: copy.source === 'local' ? 'sha256 matches' : 'local copy missing or damaged; the remote copy was used' },
+        { name: 'test-restore', ok: check.ok, detail: check.ok ? `${check.tables} tables, ${check.rows} rows match the metadata (restored in ${restored.seconds.toFixed(1)} s)` : check.problems.join('; ') },
+      ],
+    };
+    await hostLocal.recordVerification({ result: verification });
+    if (!check.ok) {
+      await hostLocal.notify({ severity: 'critical', condition: `verify:${found.key}`, summary: `test restore of ${found.key} does not match its metadata: ${check.problems.slice(0, 3).join('; ')}` });
+    }
+    show({ ...state, stage: check.ok ? 'done' : 'failed' });
+    return result;
+  }
+
+  if (!check.ok) {
+    show({ ...state, stage: 'failed' });
+    throw ApplicationFailure.nonRetryable(`restored database ${database} does not match the backup's metadata: ${check.problems.join('; ')}`, 'ChecksumMismatch');
+  }
+
+  if (input.replaceProduction) {
+    // 5b. Replace production only after an explicit approval naming it.
+    setHandler(
+      approveReplaceUpdate,
+      (approval) => {
+        approved = approval.confirm;
+        return `approved: ${database} will replace ${production}`;
+      },
+      {
+        validator: (approval) => {
+          if (state.stage !== 'awaiting-approval') throw new Error(`not waiting for approval (stage: ${state.stage})`);
+          if (!approval || approval.confirm !== production) throw new Error(`confirm must be the production database name "${production}"`);
+        },
+      },
+    );
+    show({ ...state, stage: 'awaiting-approval' });
+    if (!(await condition(() => approved !== undefined, '24 hours'))) {
+      show({ ...state, stage: 'failed' });
+      throw ApplicationFailure.nonRetryable(`no approval within 24 h; ${production} is unchanged, the restored copy is ${database}`, 'OperationRefused');
+    }
+    show({ ...state, stage: 'replacing' });
+    result.replaced = await hostLocal.replaceDatabase({ restored: database, keepAs: `${production.slice(0, 28)}_pre_restore_${suffix}` });
+  }
+  show({ ...state, stage: 'done' });
+  return result;
+}
+
+async function recordFailure(hostLocal: ReturnType<typeof proxyActivities<Activities>>, key: string, name: 'test-restore', error: unknown): Promise<void> {
+  const detail = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+  await hostLocal.recordVerification({ result: { key, ok: false, verifiedAt: new Date().toISOString(), workflowId: workflowInfo().workflowId, checks: [{ name, ok: false, detail }] } });
+  await hostLocal.notify({ severity: 'critical', condition: `verify:${key}`, summary: `test restore of ${key} failed: ${detail}` });
+}
