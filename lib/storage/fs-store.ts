@@ -8,10 +8,13 @@ import { writeFileAtomic } from '../pipeline/atomic-file';
 import type { ObjectInfo, Store } from './store';
 
 export class FsStore implements Store {
+  /** The root as an absolute, normalized path (BACKUP_ROOT may be written `/x/`, `/x//y` or relative). */
+  readonly root: string;
   readonly location: string;
 
-  constructor(readonly root: string) {
-    this.location = `local:${root}`;
+  constructor(root: string) {
+    this.root = resolve(root);
+    this.location = `local:${this.root}`;
   }
 
   /** Absolute path of a key; refuses keys that would escape the root. */

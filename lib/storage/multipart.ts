@@ -2,15 +2,18 @@
  * Resumable, verified upload of a local file to S3/MinIO.
  *
  * The server is the truth for what was uploaded: on a retry (say, after the worker was killed) the
- * upload id comes from the checkpoint, or else from the key's in-progress uploads; ListParts says
- * which parts arrived, each is re-checked against the local file's MD5 for that range, and only the
- * missing ones are sent. Every part carries Content-MD5, so the server rejects a corrupted part.
- * After completion the object is checked (size, multipart ETag recomputed locally, sha256 recorded
- * as user metadata) and any other in-progress upload of the same key is aborted, so no partial or
- * duplicate object is left behind.
+ * upload id comes from the checkpoint, or else from the key's in-progress uploads (one whose first
+ * part is other bytes belongs to another file and is aborted); ListParts says which parts arrived,
+ * each is re-checked against the local file's MD5 for that range, and only the missing ones are sent.
+ * Every part carries Content-MD5, so the server rejects a corrupted part.
+ * The file is read once, in order, and its sha256 must equal the one recorded for it (which becomes
+ * the object's `x-amz-meta-sha256`) before the upload is completed; a file that changed is a
+ * ChecksumMismatch and its unfinished upload is aborted. After completion the object is checked
+ * (size, multipart ETag recomputed locally, sha256 metadata) and any other in-progress upload of the
+ * same key is aborted, so no partial or duplicate object is left behind.
  */
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand,
   ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
@@ -91,8 +94,14 @@ export async function uploadFileResumable(options: UploadFileOptions): Promise<U
       return buffer;
     };
 
+    const wrongFile = (actual: string): ChecksumMismatch =>
+      new ChecksumMismatch(`${options.file} no longer matches its recorded sha256 (file ${actual}, recorded ${options.sha256}); it was not uploaded as ${key}`);
+
     if (size <= partSize) {
       const body = await readPart(0);
+      // The object's sha256 metadata must describe its bytes: check before sending anything.
+      const actual = createHash('sha256').update(body).digest('hex');
+      if (actual !== options.sha256) throw wrongFile(actual);
       const result = await client
         .send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size, ContentMD5: md5(body).toString('base64'), Metadata: { sha256: options.sha256 }, StorageClass: options.storageClass as never, ContentType: options.contentType }))
         .catch(fail);
@@ -101,40 +110,60 @@ export async function uploadFileResumable(options: UploadFileOptions): Promise<U
     }
 
     const partsTotal = Math.ceil(size / partSize);
-    const uploadId = await findOrCreateUpload(options, partSize).catch(fail);
-    // What the server already holds, re-checked against the local bytes.
-    const done = new Map<number, Buffer>();
+    let firstMd5: string | undefined;
+    const firstPartMd5 = async (): Promise<string> => (firstMd5 ??= md5(await readPart(0)).toString('hex'));
+    const uploadId = await findOrCreateUpload(options, partSize, firstPartMd5).catch((e: unknown) => {
+      if (e instanceof ChecksumMismatch) throw e; // the local file, not the server
+      return fail(e);
+    });
+    // What the server already holds; each part is re-checked against the local bytes before it counts.
+    const onServer = new Map<number, { etag: string; size: number | undefined }>();
     for (const part of await listParts(client, bucket, key, uploadId).catch(fail)) {
-      if (!part.PartNumber || part.PartNumber > partsTotal) continue;
-      const local = md5(await readPart(part.PartNumber - 1));
-      if (unquote(part.ETag) === local.toString('hex') && part.Size === Math.min(partSize, size - (part.PartNumber - 1) * partSize)) done.set(part.PartNumber, local);
+      if (part.PartNumber && part.PartNumber <= partsTotal) onServer.set(part.PartNumber, { etag: unquote(part.ETag), size: part.Size });
     }
-    const resumedParts = done.size;
-    let bytesDone = [...done.keys()].reduce((sum, n) => sum + Math.min(partSize, size - (n - 1) * partSize), 0);
+    const done = new Map<number, Buffer>();
+    let resumedParts = 0;
+    let bytesDone = 0;
     const report = (): void => options.onProgress?.({ uploadId, partSize, partsDone: done.size, partsTotal, bytesDone, bytesTotal: size });
     report();
 
+    // One pass over the file in order: every part is read once, hashed into the whole file's sha256,
+    // and either matched to the part the server holds or sent.
+    const whole = createHash('sha256');
     const started = Date.now();
     let sentThisAttempt = 0;
     for (let n = 1; n <= partsTotal; n++) {
-      if (done.has(n)) continue;
       options.signal?.throwIfAborted();
       const body = await readPart(n - 1);
+      whole.update(body);
       const digest = md5(body);
-      const result = await client
-        .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64') }), { abortSignal: options.signal })
-        .catch(fail);
-      if (unquote(result.ETag) !== digest.toString('hex')) {
-        throw new ChecksumMismatch(`part ${n} of ${key}: server ETag ${unquote(result.ETag)} is not the part's MD5 ${digest.toString('hex')}`);
+      const held = onServer.get(n);
+      if (held && held.etag === digest.toString('hex') && held.size === body.length) {
+        resumedParts++;
+      } else {
+        const result = await client
+          .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64') }), { abortSignal: options.signal })
+          .catch(fail);
+        if (unquote(result.ETag) !== digest.toString('hex')) {
+          throw new ChecksumMismatch(`part ${n} of ${key}: server ETag ${unquote(result.ETag)} is not the part's MD5 ${digest.toString('hex')}`);
+        }
+        sentThisAttempt += body.length;
       }
       done.set(n, digest);
       bytesDone += body.length;
-      sentThisAttempt += body.length;
       report();
-      if (options.rateLimit) {
+      if (options.rateLimit && sentThisAttempt > 0) {
         const ahead = (sentThisAttempt / options.rateLimit) * 1000 - (Date.now() - started);
         if (ahead > 0) await delay(ahead, undefined, { signal: options.signal });
       }
+    }
+
+    // Never complete an object whose sha256 metadata would not describe its bytes: the parts are
+    // of a file that changed after its sha256 was recorded, so they are of no use to any attempt.
+    const actual = whole.digest('hex');
+    if (actual !== options.sha256) {
+      await abortOtherUploads(client, bucket, key, undefined).catch(() => 0);
+      throw wrongFile(actual);
     }
 
     const parts = [...done.entries()].sort(([a], [b]) => a - b);
@@ -155,14 +184,19 @@ async function verifyObject(options: UploadFileOptions, size: number, expectedEt
     throw classifyObjectStoreError(e, options.endpointForMessages);
   });
   const etag = unquote(head.ETag);
-  if (head.ContentLength !== size || etag !== expectedEtag || head.Metadata?.sha256 !== options.sha256) {
-    throw new ChecksumMismatch(
-      `uploaded ${options.key} does not match the local file: size ${head.ContentLength} vs ${size}, etag ${etag} vs ${expectedEtag}, sha256 ${head.Metadata?.sha256 ?? '(none)'} vs ${options.sha256}`,
-    );
+  if (head.ContentLength !== size || etag !== expectedEtag) {
+    throw new ChecksumMismatch(`uploaded ${options.key} does not match the local file: size ${head.ContentLength} vs ${size}, etag ${etag} vs ${expectedEtag}`);
+  }
+  if (head.Metadata?.sha256 !== options.sha256) {
+    // The bytes are right but the label is not: the resumed upload was started for another file that
+    // shared its first part, and S3 fixes metadata when an upload is created. Remove the mislabeled
+    // object; the retry (this error is retryable) uploads afresh with the right label.
+    await options.client.send(new DeleteObjectCommand({ Bucket: options.bucket, Key: options.key })).catch(() => undefined);
+    throw new Error(`uploaded ${options.key} carried sha256 ${head.Metadata?.sha256 ?? '(none)'} of an earlier upload instead of ${options.sha256}; removed it to upload again`);
   }
 }
 
-async function findOrCreateUpload(options: UploadFileOptions, partSize: number): Promise<string> {
+async function findOrCreateUpload(options: UploadFileOptions, partSize: number, firstPartMd5: () => Promise<string>): Promise<string> {
   const { client, bucket, key } = options;
   const candidates: string[] = [];
   if (options.checkpoint?.uploadId && options.checkpoint.partSize === partSize) candidates.push(options.checkpoint.uploadId);
@@ -170,12 +204,22 @@ async function findOrCreateUpload(options: UploadFileOptions, partSize: number):
   // Newest first: the most recent attempt uploaded the most parts.
   candidates.push(...inProgress.sort((a, b) => b.initiated - a.initiated).map((u) => u.uploadId));
   for (const uploadId of candidates) {
+    let first: { PartNumber?: number; ETag?: string } | undefined;
     try {
-      await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
-      return uploadId;
+      first = (await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 }))).Parts?.[0];
     } catch (error) {
       if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+      continue;
     }
+    // A first part of other bytes means the upload was started for another file (the artifact was
+    // produced again, e.g. encrypted anew): it carries that file's sha256, so abort it, don't resume it.
+    if (first?.PartNumber === 1 && unquote(first.ETag) !== (await firstPartMd5())) {
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch((error: unknown) => {
+        if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+      });
+      continue;
+    }
+    return uploadId;
   }
   const created = await client.send(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: { sha256: options.sha256 }, StorageClass: options.storageClass as never, ContentType: options.contentType }),
