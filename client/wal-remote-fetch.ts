@@ -10,8 +10,9 @@ import { resolveEnvFile } from './context';
 export async function fetchFromRemote(name: string, destination: string): Promise<boolean> {
   const config = loadConfig({ envFile: resolveEnvFile() ?? '/dev/null' });
   if (!config.remote.enabled) return false;
-  const keys = config.encryption.enabled ? await loadPrivateKeys(config.encryption) : undefined;
-  const raw = await fetchWalRemote(name, new S3Store(s3SettingsFromConfig(config.remote)), keys);
+  // Keys are loaded only for an encrypted segment, whatever ENCRYPT_BACKUPS says now: WAL shipped
+  // before encryption was switched off (or on) must still restore.
+  const raw = await fetchWalRemote(name, new S3Store(s3SettingsFromConfig(config.remote)), () => loadPrivateKeys(config.encryption));
   if (!raw) return false;
   writeFileAtomic(isAbsolute(destination) ? destination : resolve(process.cwd(), destination), raw, 0o600);
   return true;
