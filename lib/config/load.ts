@@ -46,7 +46,16 @@ export interface Config {
     secretAccessKey: string | undefined;
   };
   alerts: { slackWebhook: string | undefined; email: string[]; smtpUrl: string | undefined; pagerdutyRoutingKey: string | undefined };
-  minio: { source: MinioEndpointConfig; backup: MinioEndpointConfig | undefined; buckets: string[]; backupRoot: string };
+  minio: {
+    source: MinioEndpointConfig;
+    backup: MinioEndpointConfig | undefined;
+    buckets: string[];
+    backupRoot: string;
+    snapshotCompression: 'gzip' | 'zstd';
+    mirrorConcurrency: number;
+    mirrorDelete: boolean;
+    replicationIntervalSeconds: number;
+  };
   temporal: {
     address: string;
     namespace: string;
@@ -206,6 +215,10 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
         : undefined,
       buckets: v.BUCKETS_TO_BACKUP as string[],
       backupRoot: req('MINIO_BACKUP_ROOT'),
+      snapshotCompression: req('SNAPSHOT_COMPRESSION') as 'gzip' | 'zstd',
+      mirrorConcurrency: num('MIRROR_CONCURRENCY') ?? 4,
+      mirrorDelete: v.MIRROR_DELETE as boolean,
+      replicationIntervalSeconds: num('REPLICATION_INTERVAL_SECONDS') ?? 60,
     },
     temporal: {
       address: req('TEMPORAL_ADDRESS'),

@@ -94,6 +94,10 @@ export const SETTINGS = [
   s({ env: 'MINIO_BACKUP_ACCESS_KEY', kind: { type: 'string' }, default: 'minioadmin', group: 'MinIO', description: 'Access key of the backup MinIO.', hint: 'set MINIO_BACKUP_ACCESS_KEY' }),
   s({ env: 'MINIO_BACKUP_SECRET_KEY', kind: { type: 'string' }, secret: true, group: 'MinIO', description: 'Secret key of the backup MinIO.', hint: 'set MINIO_BACKUP_SECRET_KEY' }),
   s({ env: 'BUCKETS_TO_BACKUP', kind: { type: 'list' }, default: 'company-data,embeddings,user-uploads', group: 'MinIO', description: 'Comma-separated buckets to snapshot, mirror and verify.', hint: 'set BUCKETS_TO_BACKUP to bucket names separated by commas' }),
+  s({ env: 'SNAPSHOT_COMPRESSION', kind: { type: 'enum', values: ['gzip', 'zstd'] }, default: 'gzip', group: 'MinIO', description: 'Compression of bucket snapshots: gzip as in the seed (`<bucket>_<stamp>.tar.gz[.gpg]`, `tar -xzf`), or zstd (`.tar.zst[.gpg]`, much faster).', hint: 'set SNAPSHOT_COMPRESSION to gzip or zstd' }),
+  s({ env: 'MIRROR_CONCURRENCY', kind: { type: 'int', min: 1, max: 64 }, default: '4', group: 'MinIO', description: 'Objects copied in parallel by mirror, replication and restore.', hint: 'set MIRROR_CONCURRENCY between 1 and 64' }),
+  s({ env: 'MIRROR_DELETE', kind: { type: 'bool' }, default: 'false', group: 'MinIO', description: 'Propagate deletions: remove objects from the backup MinIO that are gone from the source (also `lifeboat minio mirror --delete`).', hint: 'set MIRROR_DELETE to true or false' }),
+  s({ env: 'REPLICATION_INTERVAL_SECONDS', kind: { type: 'int', min: 10, max: 86400 }, default: '60', group: 'MinIO', description: 'Interval of the scheduled incremental mirror that replicates source to backup.', hint: 'set REPLICATION_INTERVAL_SECONDS between 10 and 86400' }),
   s({ env: 'MINIO_BACKUP_ROOT', kind: { type: 'path' }, default: '/var/backups/minio', group: 'MinIO', description: 'Local root for MinIO snapshots (snapshots/ below it).', hint: 'set MINIO_BACKUP_ROOT to an absolute directory path' }),
 
   // --- Temporal and the worker ---
