@@ -28,7 +28,8 @@ export function parseStamp(stamp: string): Date | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s] = m;
   const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Reject calendar times that do not exist (Feb 30, 24:00): they must survive the round trip.
+  return Number.isNaN(date.getTime()) || formatStamp(date) !== stamp ? undefined : date;
 }
 
 export interface Encoding {

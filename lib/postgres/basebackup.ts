@@ -23,9 +23,9 @@ export interface BaseBackupResult extends ArtifactFacts {
 
 /** Parse an LSN like `0/4000028` into a bigint. */
 export function parseLsn(lsn: string): bigint {
-  const [hi, lo] = lsn.split('/');
-  if (hi === undefined || lo === undefined || !/^[0-9A-Fa-f]+$/.test(hi) || !/^[0-9A-Fa-f]+$/.test(lo)) throw new Error(`not an LSN: ${lsn}`);
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn);
+  if (!m) throw new Error(`not an LSN: ${lsn}`);
+  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
 export function formatLsn(value: bigint): string {

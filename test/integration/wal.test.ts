@@ -425,7 +425,8 @@ describe('off-site WAL: ship, backlog, fetch (own bucket on the backup MinIO)', 
     const target = join(scratch, `RECOVERYXLOG-${randomUUID().slice(0, 8)}`);
     const env = { LIFEBOAT_ENV_FILE: stackEnvFile(), S3_BUCKET: settings.bucket, HOME: process.env.HOME ?? '/root' };
     const result = lifeboat(['wal', 'fetch', '--archive-dir', mkdtempSync(join(scratch, 'empty-archive-')), name, target], { env });
-    expect(result.status).not.toBe(0);
+    // Not 1 ("no such file", which would quietly end recovery early): > 125 makes PostgreSQL abort.
+    expect(result.status).toBe(126);
     expect(result.stderr).toMatch(/sha256 does not match/);
     expect(existsSync(target)).toBe(false);
 

@@ -53,11 +53,8 @@ describe('backup stamps', () => {
     },
   );
 
-  // Known bug in lib/catalog/names.ts (outside this suite's files): parseStamp hands the fields to
-  // `new Date(...)`, which rolls Feb 30 over to Mar 2 and 24:00 to the next day instead of
-  // rejecting them, so an impossible stamp parses to a different instant. When parseStamp checks that
-  // the parsed fields survive the round trip, this test fails: turn `it.fails` into `it`.
-  it.fails.each(['20250230-000000', '20250101-240000'])('rejects the impossible calendar time %j', (stamp) => {
+  // new Date() would roll Feb 30 over to Mar 2 and 24:00 to the next day; parseStamp refuses them.
+  it.each(['20250230-000000', '20250101-240000'])('rejects the impossible calendar time %j', (stamp) => {
     expect(parseStamp(stamp)).toBeUndefined();
   });
 });
@@ -143,11 +140,8 @@ describe('LSN arithmetic', () => {
     expect(() => parseLsn(text)).toThrow(/not an LSN/);
   });
 
-  // Known gap in lib/postgres/basebackup.ts (outside this suite's files): parseLsn ignores a third
-  // `/` field and accepts halves wider than 32 bits. Unreachable from parseBaseBackupReport, whose
-  // regex admits only two hex fields, but wrong for any other caller. Fixing it fails this test:
-  // then turn `it.fails` into `it`.
-  it.fails.each(['0/4000028/1', '100000000/0', '0/100000000'])('rejects the malformed LSN %j', (text) => {
+  // A third `/` field or a half wider than 32 bits is not an LSN.
+  it.each(['0/4000028/1', '100000000/0', '0/100000000'])('rejects the malformed LSN %j', (text) => {
     expect(() => parseLsn(text)).toThrow(/not an LSN/);
   });
 
