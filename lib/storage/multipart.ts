@@ -24,6 +24,7 @@ import { classifyObjectStoreError } from './minio';
 import { isNotFound } from './s3-store';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
 
 export interface UploadCheckpoint {
   uploadId: string;
@@ -74,7 +75,9 @@ export async function uploadFileResumable(options: UploadFileOptions): Promise<U
     throw classifyObjectStoreError(error, options.endpointForMessages);
   };
   const size = (await stat(options.file)).size;
-  const partSize = Math.max(MIN_PART_SIZE, options.checkpoint?.partSize ?? options.partSize ?? 16 * 1024 * 1024);
+  // S3 allows 10,000 parts: very large files get larger parts (rounded up to whole MiB).
+  const minForSize = Math.ceil(size / MAX_PARTS / (1024 * 1024)) * 1024 * 1024;
+  const partSize = Math.max(MIN_PART_SIZE, minForSize, options.checkpoint?.partSize ?? options.partSize ?? 16 * 1024 * 1024);
 
   // Already complete (an earlier attempt finished but did not get to report it)?
   const existing = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((e: unknown) => (isNotFound(e) ? undefined : fail(e)));
