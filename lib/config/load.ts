@@ -7,6 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigInvalid, type ConfigProblem } from '../errors';
+import type { Severity } from '../notify/alert';
+import { parseAlertRoutes, type Channel } from '../notify/routes';
+import { parseScheduleOverrides } from '../schedules/cron';
+import { SCHEDULE_NAMES } from '../schedules/names';
 import { CROSS_FIELD_RULES, SETTINGS, valueSchema, type SettingName } from './schema';
 
 export const DEFAULT_ENV_FILE = '/etc/default/corporate-intel-backup';
@@ -45,7 +49,27 @@ export interface Config {
     accessKeyId: string | undefined;
     secretAccessKey: string | undefined;
   };
-  alerts: { slackWebhook: string | undefined; email: string[]; smtpUrl: string | undefined; pagerdutyRoutingKey: string | undefined };
+  alerts: {
+    slackWebhook: string | undefined;
+    email: string[];
+    smtpUrl: string | undefined;
+    emailFrom: string;
+    pagerdutyRoutingKey: string | undefined;
+    pagerdutyEventsUrl: string;
+    routes: Record<Severity, Channel[]>;
+  };
+  schedules: { timeZone: string; overrides: Record<string, string> };
+  retention: { daily: number; weekly: number; monthly: number; walLocalDays: number; walRemoteDays: number; snapshotDays: number; archiveStorageClass: string | undefined; archiveAfterDays: number };
+  monitor: {
+    maxBackupAgeHours: number;
+    sizeMinPercent: number;
+    sizeMaxPercent: number;
+    diskWarnPercent: number;
+    diskCriticalPercent: number;
+    successRatePercent: number;
+    walMaxAgeMinutes: number;
+    metricsPort: number | undefined;
+  };
   minio: {
     source: MinioEndpointConfig;
     backup: MinioEndpointConfig | undefined;
@@ -206,7 +230,31 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       slackWebhook: str('SLACK_WEBHOOK'),
       email: (v.EMAIL_ALERTS as string[] | undefined) ?? [],
       smtpUrl: str('SMTP_URL'),
+      emailFrom: req('ALERT_EMAIL_FROM'),
       pagerdutyRoutingKey: str('PAGERDUTY_ROUTING_KEY'),
+      pagerdutyEventsUrl: req('PAGERDUTY_EVENTS_URL'),
+      routes: parseAlertRoutes(req('ALERT_ROUTES')),
+    },
+    schedules: { timeZone: req('SCHEDULE_TIME_ZONE'), overrides: parseScheduleOverrides(str('SCHEDULE_OVERRIDES'), SCHEDULE_NAMES) },
+    retention: {
+      daily: num('RETENTION_DAILY')!,
+      weekly: num('RETENTION_WEEKLY')!,
+      monthly: num('RETENTION_MONTHLY')!,
+      walLocalDays: num('RETENTION_WAL_LOCAL_DAYS')!,
+      walRemoteDays: num('RETENTION_WAL_REMOTE_DAYS')!,
+      snapshotDays: num('RETENTION_SNAPSHOT_DAYS')!,
+      archiveStorageClass: str('ARCHIVE_STORAGE_CLASS'),
+      archiveAfterDays: num('ARCHIVE_AFTER_DAYS')!,
+    },
+    monitor: {
+      maxBackupAgeHours: num('MONITOR_MAX_BACKUP_AGE_HOURS')!,
+      sizeMinPercent: num('MONITOR_SIZE_MIN_PERCENT')!,
+      sizeMaxPercent: num('MONITOR_SIZE_MAX_PERCENT')!,
+      diskWarnPercent: num('MONITOR_DISK_WARN_PERCENT')!,
+      diskCriticalPercent: num('MONITOR_DISK_CRITICAL_PERCENT')!,
+      successRatePercent: num('MONITOR_SUCCESS_RATE_PERCENT')!,
+      walMaxAgeMinutes: num('MONITOR_WAL_MAX_AGE_MINUTES')!,
+      metricsPort: num('BACKUP_METRICS_PORT'),
     },
     minio: {
       source: { endpoint: req('MINIO_SOURCE_ENDPOINT'), accessKey: req('MINIO_SOURCE_ACCESS_KEY'), secretKey: str('MINIO_SOURCE_SECRET_KEY') },

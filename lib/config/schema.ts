@@ -7,6 +7,9 @@
  * (docs.ts) generates docs/configuration.md from it; a unit test fails when that file drifts.
  */
 import { z } from 'zod';
+import { DEFAULT_ALERT_ROUTES, parseAlertRoutes } from '../notify/routes';
+import { parseScheduleOverrides } from '../schedules/cron';
+import { SCHEDULE_NAMES } from '../schedules/names';
 
 /** What a setting's value is; decides parsing, validation and the docs' "type" column. */
 export type SettingKind =
@@ -84,7 +87,30 @@ export const SETTINGS = [
   s({ env: 'SLACK_WEBHOOK', kind: { type: 'url', protocols: ['http', 'https'] }, secret: true, group: 'Alerting', description: 'Slack incoming-webhook URL (the URL is a credential).', hint: 'set SLACK_WEBHOOK to https://hooks.slack.com/services/...' }),
   s({ env: 'EMAIL_ALERTS', kind: { type: 'email-list' }, group: 'Alerting', description: 'Comma-separated addresses that receive alert e-mails.', hint: 'set EMAIL_ALERTS to one or more addresses separated by commas' }),
   s({ env: 'SMTP_URL', kind: { type: 'url', protocols: ['smtp', 'smtps'] }, secret: true, group: 'Alerting', description: 'SMTP server for alert e-mails, e.g. smtp://user:pass@mail:587.', hint: 'set SMTP_URL to smtp://host:port or smtps://user:pass@host:465' }),
+  s({ env: 'ALERT_ROUTES', kind: { type: 'string' }, default: 'critical=slack,email,pagerduty;warning=slack,email;info=slack', group: 'Alerting', description: 'Channels per severity, `severity=channel,channel;...`; channels: slack, email, pagerduty (PagerDuty gets critical alerts only). Unconfigured channels are skipped.', hint: 'write e.g. critical=slack,email,pagerduty;warning=slack,email;info=slack' }),
+  s({ env: 'ALERT_EMAIL_FROM', kind: { type: 'string' }, default: 'lifeboat@localhost', group: 'Alerting', description: 'Sender address of alert e-mails.', hint: 'set ALERT_EMAIL_FROM to an address your SMTP server accepts' }),
+  s({ env: 'PAGERDUTY_EVENTS_URL', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'https://events.pagerduty.com/v2/enqueue', group: 'Alerting', description: 'PagerDuty Events API v2 endpoint.', hint: 'leave PAGERDUTY_EVENTS_URL at its default unless you proxy PagerDuty' }),
   s({ env: 'PAGERDUTY_ROUTING_KEY', kind: { type: 'string' }, secret: true, group: 'Alerting', description: 'PagerDuty Events API v2 routing key; critical alerts page on-call.', hint: 'set PAGERDUTY_ROUTING_KEY to the integration key of your service' }),
+
+  // --- Schedules, retention, monitoring ---
+  s({ env: 'SCHEDULE_TIME_ZONE', kind: { type: 'timezone' }, default: 'UTC', group: 'Schedules', description: 'Time zone of the schedules\' calendar specs (the seed\'s crontab times are local times of this zone).', hint: 'set SCHEDULE_TIME_ZONE to an IANA zone such as UTC or Europe/Berlin' }),
+  s({ env: 'SCHEDULE_OVERRIDES', kind: { type: 'string' }, group: 'Schedules', description: 'Replace calendar specs of declared schedules: `name=cron;name=cron` (names: postgres-daily, postgres-weekly, postgres-monthly, base-backup, minio-snapshot, verify, monitor, prune).', hint: 'write e.g. postgres-daily=30 2 * * *;verify=0 */4 * * *' }),
+  s({ env: 'RETENTION_DAILY', kind: { type: 'int', min: 1, max: 10000 }, default: '7', group: 'Retention', description: 'Daily logical backups kept (the newest N).', hint: 'set RETENTION_DAILY to 1 or more' }),
+  s({ env: 'RETENTION_WEEKLY', kind: { type: 'int', min: 1, max: 10000 }, default: '4', group: 'Retention', description: 'Weekly logical backups kept.', hint: 'set RETENTION_WEEKLY to 1 or more' }),
+  s({ env: 'RETENTION_MONTHLY', kind: { type: 'int', min: 1, max: 10000 }, default: '12', group: 'Retention', description: 'Monthly logical backups kept.', hint: 'set RETENTION_MONTHLY to 1 or more' }),
+  s({ env: 'RETENTION_WAL_LOCAL_DAYS', kind: { type: 'int', min: 1, max: 3650 }, default: '7', group: 'Retention', description: 'PITR window kept on local disk: base backups and WAL covering the last N days.', hint: 'set RETENTION_WAL_LOCAL_DAYS to 1 or more' }),
+  s({ env: 'RETENTION_WAL_REMOTE_DAYS', kind: { type: 'int', min: 1, max: 3650 }, default: '30', group: 'Retention', description: 'PITR window kept on S3.', hint: 'set RETENTION_WAL_REMOTE_DAYS to 1 or more' }),
+  s({ env: 'RETENTION_SNAPSHOT_DAYS', kind: { type: 'int', min: 1, max: 3650 }, default: '7', group: 'Retention', description: 'MinIO snapshots kept (days); the newest of each bucket is always kept.', hint: 'set RETENTION_SNAPSHOT_DAYS to 1 or more' }),
+  s({ env: 'ARCHIVE_STORAGE_CLASS', kind: { type: 'string' }, group: 'Retention', description: 'When set, a lifecycle rule moves remote monthly backups to this storage class (e.g. GLACIER, DEEP_ARCHIVE, or a MinIO tier name) after ARCHIVE_AFTER_DAYS; the local copy stays hot.', hint: 'set ARCHIVE_STORAGE_CLASS to a class or tier your S3 target supports, or unset it' }),
+  s({ env: 'ARCHIVE_AFTER_DAYS', kind: { type: 'int', min: 1, max: 3650 }, default: '35', group: 'Retention', description: 'Age at which remote monthly backups move to ARCHIVE_STORAGE_CLASS (the newest monthly stays hot).', hint: 'set ARCHIVE_AFTER_DAYS to 1 or more' }),
+  s({ env: 'MONITOR_MAX_BACKUP_AGE_HOURS', kind: { type: 'int', min: 1, max: 8760 }, default: '24', group: 'Monitoring', description: 'Alert when the newest good logical backup is older than this.', hint: 'set MONITOR_MAX_BACKUP_AGE_HOURS to 1 or more' }),
+  s({ env: 'MONITOR_SIZE_MIN_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '50', group: 'Monitoring', description: 'Alert when the newest backup is smaller than this percentage of the median of the previous ones of its tier.', hint: 'set MONITOR_SIZE_MIN_PERCENT between 1 and 100' }),
+  s({ env: 'MONITOR_SIZE_MAX_PERCENT', kind: { type: 'int', min: 100, max: 10000 }, default: '200', group: 'Monitoring', description: 'Alert when the newest backup is larger than this percentage of that median.', hint: 'set MONITOR_SIZE_MAX_PERCENT to 100 or more' }),
+  s({ env: 'MONITOR_DISK_WARN_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '80', group: 'Monitoring', description: 'Warn when BACKUP_ROOT\'s file system is this full.', hint: 'set MONITOR_DISK_WARN_PERCENT between 1 and 100' }),
+  s({ env: 'MONITOR_DISK_CRITICAL_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '90', group: 'Monitoring', description: 'Critical alert when BACKUP_ROOT\'s file system is this full.', hint: 'set MONITOR_DISK_CRITICAL_PERCENT between 1 and 100' }),
+  s({ env: 'MONITOR_SUCCESS_RATE_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '95', group: 'Monitoring', description: 'Alert when fewer of Lifeboat\'s workflows of the last 7 days succeeded (Temporal visibility).', hint: 'set MONITOR_SUCCESS_RATE_PERCENT between 1 and 100' }),
+  s({ env: 'MONITOR_WAL_MAX_AGE_MINUTES', kind: { type: 'int', min: 1, max: 100000 }, default: '120', group: 'Monitoring', description: 'Alert when the newest archived WAL file is older than this (archiving stalled).', hint: 'set MONITOR_WAL_MAX_AGE_MINUTES to 1 or more' }),
+  s({ env: 'BACKUP_METRICS_PORT', kind: { type: 'port' }, group: 'Monitoring', description: 'When set, the worker serves the monitoring figures (the metrics JSON) as Prometheus metrics on 127.0.0.1:<port>/metrics.', hint: 'set BACKUP_METRICS_PORT to a free TCP port, or unset it' }),
 
   // --- MinIO (the seed's names) ---
   s({ env: 'MINIO_SOURCE_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'http://localhost:9000', group: 'MinIO', description: 'Production MinIO whose buckets are backed up.', hint: 'set MINIO_SOURCE_ENDPOINT to an http(s) URL, e.g. http://localhost:9000' }),
@@ -135,6 +161,35 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     check: (raw) =>
       isTrue(raw.REMOTE_STORAGE) && !raw.S3_BUCKET
         ? { env: 'S3_BUCKET', message: 'is required when REMOTE_STORAGE=true', hint: 'set S3_BUCKET to the off-site bucket, or set REMOTE_STORAGE=false' }
+        : undefined,
+  },
+  {
+    doc: '`SCHEDULE_OVERRIDES` names declared schedules and gives each a valid 5-field cron spec.',
+    check: (raw) => {
+      try {
+        parseScheduleOverrides(raw.SCHEDULE_OVERRIDES, SCHEDULE_NAMES);
+        return undefined;
+      } catch (error) {
+        return { env: 'SCHEDULE_OVERRIDES', message: (error as Error).message, hint: 'write name=minute hour day-of-month month day-of-week, separated by ;' };
+      }
+    },
+  },
+  {
+    doc: '`ALERT_ROUTES` names only the channels slack, email and pagerduty.',
+    check: (raw) => {
+      try {
+        parseAlertRoutes(raw.ALERT_ROUTES ?? DEFAULT_ALERT_ROUTES);
+        return undefined;
+      } catch (error) {
+        return { env: 'ALERT_ROUTES', message: (error as Error).message, hint: 'write e.g. critical=slack,email,pagerduty;warning=slack,email;info=slack' };
+      }
+    },
+  },
+  {
+    doc: '`MONITOR_DISK_WARN_PERCENT` is below `MONITOR_DISK_CRITICAL_PERCENT`.',
+    check: (raw) =>
+      Number(raw.MONITOR_DISK_WARN_PERCENT ?? 80) >= Number(raw.MONITOR_DISK_CRITICAL_PERCENT ?? 90)
+        ? { env: 'MONITOR_DISK_WARN_PERCENT', message: 'must be below MONITOR_DISK_CRITICAL_PERCENT', hint: 'e.g. warn at 80, critical at 90' }
         : undefined,
   },
   {
