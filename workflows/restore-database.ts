@@ -15,6 +15,7 @@ import type { ComparisonResult } from '../lib/restore/compare';
 import type { RestoreProgress } from '../lib/restore/load';
 import type { VerificationResult } from '../lib/verify/artifact';
 import { formatStamp } from '../lib/catalog/names';
+import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
 
 export interface RestoreDatabaseInput {
@@ -101,7 +102,7 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
   try {
     restored = await host.restoreBackup({ key: found.key, path: copy.path, database });
   } catch (error) {
-    if (input.verifyOnly) await recordFailure(hostLocal, found.key, 'test-restore', error);
+    if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error);
     throw error;
   }
 
@@ -126,7 +127,7 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
     };
     await hostLocal.recordVerification({ result: verification });
     if (!check.ok) {
-      await hostLocal.notify({ severity: 'critical', condition: `verify:${found.key}`, summary: `test restore of ${found.key} does not match its metadata: ${check.problems.slice(0, 3).join('; ')}` });
+      await raiseAlert(target.backupHostTaskQueue, { severity: 'critical', condition: `verify:${found.key}`, summary: `test restore of ${found.key} does not match its metadata: ${check.problems.slice(0, 3).join('; ')}` });
     }
     show({ ...state, stage: check.ok ? 'done' : 'failed' });
     return result;
@@ -164,8 +165,8 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
   return result;
 }
 
-async function recordFailure(hostLocal: ReturnType<typeof proxyActivities<Activities>>, key: string, name: 'test-restore', error: unknown): Promise<void> {
+async function recordFailure(hostLocal: ReturnType<typeof proxyActivities<Activities>>, hostQueue: string, key: string, error: unknown): Promise<void> {
   const detail = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
-  await hostLocal.recordVerification({ result: { key, ok: false, verifiedAt: new Date().toISOString(), workflowId: workflowInfo().workflowId, checks: [{ name, ok: false, detail }] } });
-  await hostLocal.notify({ severity: 'critical', condition: `verify:${key}`, summary: `test restore of ${key} failed: ${detail}` });
+  await hostLocal.recordVerification({ result: { key, ok: false, verifiedAt: new Date().toISOString(), workflowId: workflowInfo().workflowId, checks: [{ name: 'test-restore', ok: false, detail }] } });
+  await raiseAlert(hostQueue, { severity: 'critical', condition: `verify:${key}`, summary: `test restore of ${key} failed: ${detail}` });
 }

@@ -7,6 +7,7 @@
 import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { VerificationResult } from '../lib/verify/artifact';
+import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
 import { restoreDatabase } from './restore-database';
 
@@ -58,7 +59,7 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
     await hostLocal.recordVerification({ result });
     if (!result.ok) {
       const reasons = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      await hostLocal.notify({ severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}`, details: { key, checks: result.checks } });
+      await raiseAlert(target.backupHostTaskQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}`, details: { key, checks: result.checks } });
     }
     results.push(result);
   }

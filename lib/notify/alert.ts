@@ -1,7 +1,7 @@
 /**
- * The one notification hook: every alert Lifeboat raises (failed verification, drift, stale backups)
- * is an Alert, appended to `$BACKUP_ROOT/logs/alerts.jsonl` and logged. Routing to Slack, e-mail and
- * PagerDuty plugs in behind `deliverAlert` without changing any caller.
+ * The one notification hook: every alert Lifeboat raises (failed verification, bucket drift, stale
+ * backups, full disks) is an Alert. It is appended to `$BACKUP_ROOT/logs/alerts.jsonl`, logged, and
+ * routed by severity to the channels of ALERT_ROUTES (lib/notify/channels.ts).
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,11 +24,12 @@ export interface DeliveryResult {
   channels: { channel: string; ok: boolean; detail?: string }[];
 }
 
-export async function deliverAlert(alert: Alert, { config, logger }: { config: Config; logger: Logger }): Promise<DeliveryResult> {
+/** Append the alert (or a delivery problem) to the local alert log, and log it. */
+export async function recordAlert(alert: Alert & { undelivered?: string }, { config, logger }: { config: Config; logger: Logger }): Promise<void> {
   const record = { at: new Date().toISOString(), ...alert, summary: scrubSecrets(alert.summary, config.secretValues) };
   const dir = join(config.backupRoot, 'logs');
   await mkdir(dir, { recursive: true });
   await appendFile(join(dir, 'alerts.jsonl'), `${JSON.stringify(record)}\n`);
-  (alert.severity === 'info' || alert.resolved ? logger.info.bind(logger) : logger.warn.bind(logger))({ alert: record }, `alert ${alert.resolved ? 'resolved' : alert.severity}: ${record.summary}`);
-  return { channels: [{ channel: 'log', ok: true }] };
+  const log = alert.undelivered ? logger.error.bind(logger) : alert.severity === 'info' || alert.resolved ? logger.info.bind(logger) : logger.warn.bind(logger);
+  log({ alert: record }, alert.undelivered ? `alert not delivered: ${alert.undelivered}` : `alert ${alert.resolved ? 'resolved' : alert.severity}: ${record.summary}`);
 }

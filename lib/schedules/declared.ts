@@ -1,0 +1,56 @@
+/**
+ * Schedules as code: the seed's crontab (MinIO snapshot 01:00, PostgreSQL daily 02:00, weekly
+ * Sunday 03:00, monthly on the 1st 04:00, verification every 6 hours, monitoring hourly) plus what
+ * Lifeboat adds (a daily base backup, WAL shipping every 5 minutes, daily retention pruning, MinIO
+ * replication at REPLICATION_INTERVAL_SECONDS). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
+ * replaces calendar specs by name. Pure: config in, declaration out.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/load';
+import type { ScheduleName } from './names';
+
+export const DEFAULT_SCHEDULE_PREFIX = 'lifeboat-';
+
+export interface DeclaredSchedule {
+  id: string;
+  name: ScheduleName;
+  description: string;
+  /** 5-field cron in `timeZone`, or a fixed interval. */
+  cron?: string;
+  intervalSeconds?: number;
+  timeZone: string;
+  workflowType: string;
+  args: unknown[];
+  taskQueue: string;
+  /** SKIP: a run still going makes the next one skip. BUFFER_ONE: it runs right after (missed runs matter). */
+  overlap: 'SKIP' | 'BUFFER_ONE';
+  /** After an outage of Temporal, runs missed within this window are still taken. */
+  catchupWindowSeconds: number;
+}
+
+const HOUR = 3600;
+
+export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREFIX): DeclaredSchedule[] {
+  const base = { timeZone: config.schedules.timeZone, taskQueue: config.temporal.taskQueue };
+  const list: Omit<DeclaredSchedule, 'id' | 'timeZone' | 'taskQueue'>[] = [
+    { name: 'minio-snapshot', description: 'MinIO bucket snapshots (seed: 1:00 AM)', cron: '0 1 * * *', workflowType: 'backupBuckets', args: [{}], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
+    { name: 'postgres-daily', description: 'PostgreSQL daily backup (seed: 2:00 AM)', cron: '0 2 * * *', workflowType: 'backupDatabase', args: [{ tier: 'daily' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
+    { name: 'postgres-weekly', description: 'PostgreSQL weekly backup (seed: Sundays 3:00 AM)', cron: '0 3 * * 0', workflowType: 'backupDatabase', args: [{ tier: 'weekly' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 24 * HOUR },
+    { name: 'postgres-monthly', description: 'PostgreSQL monthly backup (seed: 1st of month 4:00 AM)', cron: '0 4 1 * *', workflowType: 'backupDatabase', args: [{ tier: 'monthly' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 48 * HOUR },
+    { name: 'base-backup', description: 'Physical base backup for point-in-time recovery', cron: '30 0 * * *', workflowType: 'backupBase', args: [{}], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
+    { name: 'wal-ship', description: 'Ship archived WAL off-site', intervalSeconds: 300, workflowType: 'shipWal', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 300 },
+    { name: 'verify', description: 'Verify the latest backups (seed: every 6 hours)', cron: '15 */6 * * *', workflowType: 'verifyBackups', args: [{ scope: 'latest' }], overlap: 'SKIP', catchupWindowSeconds: HOUR },
+    { name: 'monitor', description: 'Backup monitoring and metrics (seed: hourly)', cron: '5 * * * *', workflowType: 'monitorBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 1800 },
+    { name: 'prune', description: 'Retention pruning (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote)', cron: '0 5 * * *', workflowType: 'pruneBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
+    { name: 'minio-replicate', description: 'Replicate MinIO source -> backup (incremental mirror)', intervalSeconds: config.minio.replicationIntervalSeconds, workflowType: 'replicateBuckets', args: [{}], overlap: 'SKIP', catchupWindowSeconds: config.minio.replicationIntervalSeconds },
+  ];
+  return list
+    .filter((s) => s.name !== 'minio-replicate' || config.minio.backup !== undefined)
+    .filter((s) => s.name !== 'wal-ship' || config.remote.enabled)
+    .map((s) => ({ ...s, ...base, id: `${prefix}${s.name}`, ...(config.schedules.overrides[s.name] ? { cron: config.schedules.overrides[s.name], intervalSeconds: undefined } : {}) }));
+}
+
+/** A fingerprint of everything apply controls, stored with the schedule to detect drift. */
+export function scheduleHash(schedule: DeclaredSchedule): string {
+  return createHash('sha256').update(JSON.stringify(schedule)).digest('hex').slice(0, 16);
+}
