@@ -28,10 +28,14 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'workflow code must not import node built-ins' })),
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'workflow code must not import node built-ins' })),
+            // Packages by exact name: a pattern like 'minio' would also match our own `../lib/minio/*`.
+            ...['pg', 'minio', 'openpgp', 'pino'].map((name) => ({ name, message: 'not deterministic: keep I/O in activities' })),
+          ],
           patterns: [
             { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'workflows import activities with `import type` only' },
-            { group: ['../workers/*', '../client/*', 'pg', 'minio', '@aws-sdk/*', 'openpgp', 'pino'], message: 'not deterministic: keep I/O in activities' },
+            { group: ['../workers/*', '../client/*', 'pg/*', 'minio/*', '@aws-sdk/*', 'openpgp/*', 'pino/*'], message: 'not deterministic: keep I/O in activities' },
           ],
         },
       ],
