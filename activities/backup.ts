@@ -24,6 +24,7 @@ import { FsStore } from '../lib/storage/fs-store';
 import { uploadFileResumable, type UploadCheckpoint, type UploadResult } from '../lib/storage/multipart';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import { LIFEBOAT_VERSION } from '../lib/version';
+import type { Thresholds } from '../lib/monitor/evaluate';
 
 export interface BackupTarget {
   database: string;
@@ -178,6 +179,23 @@ export function createBackupActivities({ config, logger }: { config: Config; log
       return {
         kind: 'base', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, startedAt, finishedAt: new Date().toISOString(), server: serverSummary(result.server),
         label: result.label, startLsn: result.startLsn, stopLsn: result.stopLsn, timeline: result.timeline, startWal: result.startWal, stopWal: result.stopWal,
+      };
+    },
+
+    /** Where monitoring runs and its thresholds (from this worker's config; no secrets). */
+    async describeMonitoring(): Promise<{ backupHostTaskQueue: string; thresholds: Thresholds }> {
+      const m = config.monitor;
+      return {
+        backupHostTaskQueue: config.temporal.backupHostTaskQueue,
+        thresholds: {
+          maxBackupAgeHours: m.maxBackupAgeHours,
+          sizeMinPercent: m.sizeMinPercent,
+          sizeMaxPercent: m.sizeMaxPercent,
+          diskWarnPercent: m.diskWarnPercent,
+          diskCriticalPercent: m.diskCriticalPercent,
+          successRatePercent: m.successRatePercent,
+          walMaxAgeMinutes: m.walMaxAgeMinutes,
+        },
       };
     },
 

@@ -7,8 +7,10 @@ import type { Logger } from '../lib/logger';
 import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
+import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
+import { createRetentionActivities } from './retention';
 import { createWalActivities } from './wal';
 
 export interface ActivityDeps {
@@ -24,6 +26,8 @@ export function createActivities(deps: ActivityDeps) {
       ...createWalActivities(deps),
       ...createRestoreActivities(deps),
       ...createNotifyActivities(deps),
+      ...createRetentionActivities(deps),
+      ...createMonitorActivities(deps),
     },
     deps.config.secretValues,
   );

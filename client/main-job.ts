@@ -6,8 +6,12 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
 import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
 import { formatHealth, runHealthWorkflow } from './commands/health';
+import { describePlan } from './commands/schedules';
+import { applySchedules } from './schedules';
+import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../lib/schedules/declared';
 import { describeRestore, startRestore } from './commands/restore';
 import type { RestoreDatabaseResult } from '../workflows/restore-database';
+import type { MonitorBackupsResult } from '../workflows/monitor-backups';
 
 export interface MainJobContext {
   client: Client;
@@ -29,6 +33,13 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     async run(ctx) {
       const report = await runHealthWorkflow(ctx.client, ctx.config, ctx.taskQueue, ctx.hostTaskQueue);
       return `health workflow ${report.workflowId} completed\n${formatHealth(report).replace(/^/gm, '    ').trimEnd()}`;
+    },
+  },
+  {
+    name: 'schedules apply',
+    async run(ctx) {
+      const plan = await applySchedules(ctx.client, declaredSchedules(ctx.config), DEFAULT_SCHEDULE_PREFIX);
+      return describePlan(plan).trim().split('\n').pop() ?? '';
     },
   },
   {
@@ -55,6 +66,14 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
       const result = (await handle.result()) as RestoreDatabaseResult;
       if (!result.check.ok) throw new Error(`verify-only restore failed: ${describeRestore(result)}`);
       return `${handle.workflowId}: ${describeRestore(result)}`;
+    },
+  },
+  {
+    name: 'monitor',
+    async run(ctx) {
+      const result = (await ctx.client.workflow.execute('monitorBackups', { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] })) as MonitorBackupsResult;
+      const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
+      return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
     },
   },
 ];

@@ -5,3 +5,5 @@ export { backupBase } from './backup-base';
 export { shipWal } from './ship-wal';
 export { restoreDatabase } from './restore-database';
 export { verifyBackups } from './verify-backups';
+export { pruneBackups } from './prune-backups';
+export { monitorBackups } from './monitor-backups';

@@ -5,6 +5,7 @@
  * The stack keeps running after exit; `lifeboat stack down` stops it.
  */
 import { join } from 'node:path';
+import { startMetricsServer } from '../../lib/monitor/prometheus';
 import { connectClient, loadCliContext } from '../context';
 import { runMainJob } from '../main-job';
 import { stackSettings } from '../stack/settings';
@@ -27,7 +28,8 @@ export const startCommands: CommandSpec[] = [
       const { config, logger } = loadCliContext({ envFile: up.envFile, logFile });
       installRuntime({ logger, metricsPort: config.metricsPort });
       const workers = await createWorkers({ config, logger });
-      const serving = workers.run();
+      const metricsServer = config.monitor.metricsPort ? await startMetricsServer(join(config.backupRoot, 'metrics'), config.monitor.metricsPort).catch(() => undefined) : undefined;
+      const serving = workers.run().finally(() => metricsServer?.close());
       const client = await connectClient(config);
       const results = await runMainJob({ client, config, taskQueue: workers.taskQueue, hostTaskQueue: workers.hostTaskQueue, made: {} });
       const ok = results.every((r) => r.ok) && results.length > 0;
@@ -39,6 +41,7 @@ export const startCommands: CommandSpec[] = [
         `  task queues   ${workers.taskQueue}, ${workers.hostTaskQueue}`,
         `  config        ${up.envFile}`,
         `  worker log    ${logFile}`,
+        ...(metricsServer ? [`  metrics       http://127.0.0.1:${config.monitor.metricsPort}/metrics`] : []),
         `  total         ${((Date.now() - t0) / 1000).toFixed(1)} s`,
         '',
       ];

@@ -221,6 +221,7 @@ function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secr
     ['PGPASSWORD', secrets.postgresPassword], ['PG_BIN_DIR', tools.pgBin],
     ['BACKUP_ROOT', paths.backupRoot],
     ['RESTORE_DATA_ROOT', join(settings.dir, 'restore')], ['RESTORE_PORT', String(ports.postgres + 1)],
+    ['BACKUP_METRICS_PORT', String(ports.postgres + 2)],
     ['ENCRYPT_BACKUPS', 'true'], ['GPG_RECIPIENT', STACK_KEY_EMAIL], ['GPG_PUBLIC_KEY_FILE', keys.publicKeyFile],
     ['GPG_PRIVATE_KEY_FILE', keys.privateKeyFile], ['GNUPGHOME', keys.gnupgHome],
     ['REMOTE_STORAGE', 'true'], ['S3_BUCKET', OFFSITE_BUCKET], ['S3_ENDPOINT', `http://${host}:${ports.minioBackup}`],

@@ -1,0 +1,20 @@
+/**
+ * Monitoring activities (backup host): collect the facts (catalog, disk, WAL, and the success rate
+ * from Temporal's own visibility of Lifeboat's workflows) and write the metrics JSON.
+ */
+import { Context } from '@temporalio/activity';
+import type { Config } from '../lib/config/load';
+import { collectMonitorFacts, writeMetrics } from '../lib/monitor/collect';
+import type { MonitorFacts, SeedMetrics } from '../lib/monitor/evaluate';
+
+export function createMonitorActivities({ config }: { config: Config }) {
+  return {
+    async collectMonitorFacts(): Promise<MonitorFacts> {
+      const client = Context.current().client;
+      return collectMonitorFacts(config, async (query) => (await client.workflow.count(query)).count);
+    },
+    async writeMetrics(input: { metrics: SeedMetrics; facts: MonitorFacts }): Promise<{ file: string }> {
+      return { file: await writeMetrics(config, input.metrics, input.facts) };
+    },
+  };
+}

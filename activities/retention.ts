@@ -1,0 +1,88 @@
+/**
+ * Retention activities (backup host): plan and apply in one step per location, so the plan acted on
+ * is never stale. Every deletion is logged (JSON log and `$BACKUP_ROOT/logs/prune.jsonl`).
+ * `ensureArchiveTier` sets the lifecycle rule that moves remote monthly backups to an archive
+ * storage class, where the target supports it.
+ */
+import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
+import { Context } from '@temporalio/activity';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../lib/config/load';
+import type { Logger } from '../lib/logger';
+import { backupInventory, snapshotInventory, type LocatedItem } from '../lib/retention/inventory';
+import { planRetention, type Decision } from '../lib/retention/plan';
+import { FsStore } from '../lib/storage/fs-store';
+import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import type { Store } from '../lib/storage/store';
+
+export interface PruneResult {
+  location: string;
+  dryRun: boolean;
+  kept: number;
+  removed: Decision[];
+  bytesFreed: number;
+}
+
+export function createRetentionActivities({ config, logger }: { config: Config; logger: Logger }) {
+  const stores = (location: 'local' | 'remote'): { backups: Store; snapshots: Store; snapshotPrefix: string; walDays: number; localWalDir?: string } =>
+    location === 'local'
+      ? { backups: new FsStore(config.backupRoot), snapshots: new FsStore(config.minio.backupRoot), snapshotPrefix: 'snapshots/', walDays: config.retention.walLocalDays, localWalDir: join(config.backupRoot, 'wal-archive') }
+      : (() => {
+          const s3 = new S3Store(s3SettingsFromConfig(config.remote));
+          return { backups: s3, snapshots: s3, snapshotPrefix: 'minio-snapshots/', walDays: config.retention.walRemoteDays };
+        })();
+
+  return {
+    async pruneBackups(input: { location: 'local' | 'remote'; dryRun?: boolean }): Promise<PruneResult> {
+      const ctx = Context.current();
+      const where = stores(input.location);
+      const items: LocatedItem[] = [
+        ...(await backupInventory(where.backups, { localWalDir: where.localWalDir })),
+        ...(await snapshotInventory(where.snapshots, where.snapshotPrefix)),
+      ];
+      const { retention } = config;
+      const plan = planRetention(items, { daily: retention.daily, weekly: retention.weekly, monthly: retention.monthly, walDays: where.walDays, snapshotDays: retention.snapshotDays }, new Date());
+      const byKey = new Map(items.map((i) => [i.key, i]));
+      let bytesFreed = 0;
+      if (!input.dryRun) {
+        const logDir = join(config.backupRoot, 'logs');
+        await mkdir(logDir, { recursive: true });
+        for (const [index, decision] of plan.remove.entries()) {
+          const item = byKey.get(decision.key)!;
+          const store = item.store === 'snapshots' ? where.snapshots : where.backups;
+          bytesFreed += (await store.stat(item.key))?.size ?? 0;
+          for (const key of item.keys) await store.delete(key);
+          const entry = { at: new Date().toISOString(), location: store.location, key: decision.key, kind: decision.kind, reason: decision.reason };
+          await appendFile(join(logDir, 'prune.jsonl'), `${JSON.stringify(entry)}\n`);
+          logger.info(entry, 'pruned');
+          if (index % 20 === 0) ctx.heartbeat({ removed: index + 1, of: plan.remove.length });
+        }
+      }
+      return { location: where.backups.location, dryRun: Boolean(input.dryRun), kept: plan.keep.length, removed: plan.remove, bytesFreed };
+    },
+
+    /** Lifecycle rule: remote monthly backups to ARCHIVE_STORAGE_CLASS after ARCHIVE_AFTER_DAYS. */
+    async ensureArchiveTier(): Promise<{ configured: boolean; detail: string }> {
+      const storageClass = config.retention.archiveStorageClass;
+      if (!storageClass) return { configured: false, detail: 'ARCHIVE_STORAGE_CLASS is not set' };
+      const settings = s3SettingsFromConfig(config.remote);
+      const s3 = new S3Store(settings);
+      const rule = {
+        ID: 'lifeboat-monthly-archive',
+        Status: 'Enabled' as const,
+        Filter: { Prefix: 'monthly/' },
+        Transitions: [{ Days: config.retention.archiveAfterDays, StorageClass: storageClass as never }],
+      };
+      try {
+        const current = await s3.client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: settings.bucket })).catch(() => ({ Rules: [] }));
+        const others = (current.Rules ?? []).filter((r) => r.ID !== rule.ID);
+        await s3.client.send(new PutBucketLifecycleConfigurationCommand({ Bucket: settings.bucket, LifecycleConfiguration: { Rules: [...others, rule] } }));
+        return { configured: true, detail: `monthly/ -> ${storageClass} after ${config.retention.archiveAfterDays} days; local copies stay hot` };
+      } catch (error) {
+        // e.g. MinIO without a remote tier of that name: report, do not fail the prune.
+        return { configured: false, detail: `${settings.endpoint} does not support a transition to ${storageClass}: ${(error as Error).message}` };
+      }
+    },
+  };
+}

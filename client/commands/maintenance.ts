@@ -1,0 +1,63 @@
+/** `lifeboat prune [--dry-run]` and `lifeboat monitor [--json]`: retention and monitoring on demand. */
+import { formatStamp } from '../../lib/catalog/names';
+import type { MonitorBackupsResult } from '../../workflows/monitor-backups';
+import type { PruneBackupsResult } from '../../workflows/prune-backups';
+import type { PruneResult } from '../../activities/retention';
+import type { CommandSpec } from '../command-table';
+import { connectClient, loadCliContext } from '../context';
+import { formatBytes } from '../format';
+
+function describePrune(r: PruneResult): string {
+  const lines = r.removed.map((d) => `  ${r.dryRun ? 'would remove' : 'removed'} ${d.key}: ${d.reason}`);
+  return `${r.location}: ${r.kept} kept, ${r.removed.length} ${r.dryRun ? 'to remove' : `removed (${formatBytes(r.bytesFreed)} freed)`}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+export const maintenanceCommands: CommandSpec[] = [
+  {
+    name: 'prune',
+    summary: 'apply the retention policy locally and on S3 (--dry-run prints the plan with reasons)',
+    options: [{ flags: '--dry-run', description: 'plan only' }, { flags: '--json', description: 'machine-readable output' }],
+    async run(_args, opts) {
+      const { config } = loadCliContext();
+      const client = await connectClient(config);
+      try {
+        const result = (await client.workflow.execute('pruneBackups', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `prune-backups-${opts.dryRun ? 'dry-run-' : ''}${formatStamp(new Date())}`,
+          args: [{ dryRun: Boolean(opts.dryRun) }],
+        })) as PruneBackupsResult;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        } else {
+          process.stdout.write(describePrune(result.local));
+          if (result.remote) process.stdout.write(describePrune(result.remote));
+          if (result.archiveTier) process.stdout.write(`archive tier: ${result.archiveTier.detail}\n`);
+        }
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+  {
+    name: 'monitor',
+    summary: 'run the monitoring workflow now: metrics JSON, firing conditions, alerts sent',
+    options: [{ flags: '--json', description: 'machine-readable output' }],
+    async run(_args, opts) {
+      const { config } = loadCliContext();
+      const client = await connectClient(config);
+      try {
+        const result = (await client.workflow.execute('monitorBackups', { taskQueue: config.temporal.taskQueue, workflowId: `monitor-backups-${formatStamp(new Date())}`, args: [{}] })) as MonitorBackupsResult;
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        } else {
+          process.stdout.write(`${JSON.stringify(result.metrics, null, 2)}\nwritten to ${result.metricsFile}\n`);
+          for (const e of result.firing) process.stdout.write(`FIRING ${e.severity} ${e.condition}: ${e.summary}\n`);
+          for (const s of result.sent) process.stdout.write(`sent ${s.resolved ? 'resolve' : s.severity} for ${s.condition}\n`);
+        }
+        return result.firing.some((e) => e.severity === 'critical') ? 1 : 0;
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+];

@@ -1,0 +1,118 @@
+/**
+ * Collecting the monitoring facts on the backup host: the catalog (local and remote copies, last
+ * verification), disk usage of BACKUP_ROOT, WAL archiving (local archive, pg_stat_archiver and the
+ * `.ready` backlog in pg_wal, files not yet shipped) and writing the seed's metrics JSON.
+ */
+import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readCatalog } from '../catalog/catalog';
+import { formatStamp, WAL_FILE_PATTERN } from '../catalog/names';
+import type { Config } from '../config/load';
+import { writeFileAtomic } from '../pipeline/atomic-file';
+import { withPg } from '../postgres/connection';
+import { FsStore } from '../storage/fs-store';
+import { S3Store, s3SettingsFromConfig } from '../storage/s3-store';
+import { VERIFICATION_SUFFIX, type VerificationResult } from '../verify/artifact';
+import { remoteWalFiles } from '../wal/remote';
+import type { MonitorFacts, SeedMetrics } from './evaluate';
+
+export const METRICS_KEEP_DAYS = 7;
+
+async function readVerification(store: FsStore, key: string): Promise<VerificationResult | undefined> {
+  try {
+    return JSON.parse(await readFile(store.pathOf(`${key}${VERIFICATION_SUFFIX}`), 'utf8')) as VerificationResult;
+  } catch {
+    return undefined;
+  }
+}
+
+async function walFacts(config: Config, remote: S3Store | undefined): Promise<MonitorFacts['wal']> {
+  const dir = join(config.backupRoot, 'wal-archive');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => WAL_FILE_PATTERN.test(n) && !n.endsWith('.history')).sort();
+  const newest = names[names.length - 1];
+  const newestInfo = newest ? await stat(join(dir, newest)).catch(() => undefined) : undefined;
+  const facts: NonNullable<MonitorFacts['wal']> = {
+    newestArchivedName: newest,
+    newestArchivedAgeSeconds: newestInfo ? Math.round((Date.now() - newestInfo.mtimeMs) / 1000) : undefined,
+  };
+  try {
+    await withPg(config.db, async (client) => {
+      const a = (await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null; last_archived_time: Date | null }>('SELECT failed_count, last_failed_wal, last_failed_time, last_archived_time FROM pg_stat_archiver')).rows[0];
+      if (a) {
+        facts.archiverFailedCount = Number(a.failed_count);
+        facts.lastFailedWal = a.last_failed_wal ?? undefined;
+        facts.failingNow = Boolean(a.last_failed_time && (!a.last_archived_time || a.last_failed_time > a.last_archived_time));
+      }
+      const ready = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'").catch(() => undefined);
+      if (ready) facts.readyFiles = Number(ready.rows[0]!.n);
+    });
+  } catch {
+    // The database being down is reported by the backups failing; WAL facts are best effort.
+  }
+  if (remote) {
+    const shipped = await remoteWalFiles(remote).catch(() => undefined);
+    if (shipped) facts.unshipped = names.filter((n) => !shipped.has(n)).length;
+  }
+  return facts;
+}
+
+/** Closed and completed Lifeboat workflows of the last 7 days on this deployment's task queue. */
+export type WorkflowCounter = (query: string) => Promise<number>;
+
+export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets'];
+
+export async function collectMonitorFacts(config: Config, count: WorkflowCounter): Promise<MonitorFacts> {
+  const local = new FsStore(config.backupRoot);
+  const remote = config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
+  const entries = await readCatalog(local, remote);
+  const backups: MonitorFacts['backups'] = [];
+  const latestFailed: string[] = [];
+  let newestVerification: string | undefined;
+  const seenTiers = new Set<string>();
+  for (const e of entries) {
+    if (e.metadata.kind !== 'logical' || !e.local) continue;
+    const v = await readVerification(local, e.key);
+    if (v && (!newestVerification || v.verifiedAt > newestVerification)) newestVerification = v.verifiedAt;
+    backups.push({ key: e.key, tier: e.metadata.tier, finishedAt: e.metadata.finishedAt, bytes: e.metadata.bytes, good: v ? v.ok : undefined, remote: remote ? Boolean(e.remote) : undefined });
+    // "Latest": the newest backup of each tier (entries are newest first).
+    if (!seenTiers.has(e.metadata.tier)) {
+      seenTiers.add(e.metadata.tier);
+      if (v && !v.ok) latestFailed.push(e.key);
+    }
+  }
+  const fs = await statfs(config.backupRoot);
+  const total = fs.blocks * fs.bsize;
+  const free = fs.bavail * fs.bsize;
+  const since = new Date(Date.now() - 7 * 86_400_000).toISOString();
+  const scope = `TaskQueue = '${config.temporal.taskQueue}' AND WorkflowType IN (${MONITORED_WORKFLOWS.map((w) => `'${w}'`).join(', ')}) AND CloseTime >= '${since}'`;
+  const [closed, completed] = await Promise.all([count(`${scope} AND ExecutionStatus != 'Running'`), count(`${scope} AND ExecutionStatus = 'Completed'`)]);
+  return {
+    now: new Date().toISOString(),
+    backups,
+    disk: { usedPercent: total > 0 ? ((total - free) / total) * 100 : 0, freeBytes: free, totalBytes: total },
+    workflows: { completed, closed },
+    remoteEnabled: Boolean(remote),
+    wal: await walFacts(config, remote),
+    verification: { latestFailed, newestAt: newestVerification },
+  };
+}
+
+/**
+ * Write the seed's metrics JSON as `metrics/backup-metrics-<stamp>.json` and `metrics/latest.json`,
+ * plus every fact as `metrics/lifeboat-status.json`; files older than 7 days are removed.
+ */
+export async function writeMetrics(config: Config, metrics: SeedMetrics, facts: MonitorFacts): Promise<string> {
+  const dir = join(config.backupRoot, 'metrics');
+  const file = join(dir, `backup-metrics-${formatStamp(new Date(facts.now))}.json`);
+  const text = `${JSON.stringify(metrics, null, 2)}\n`;
+  await mkdir(dir, { recursive: true });
+  writeFileAtomic(file, text);
+  writeFileAtomic(join(dir, 'latest.json'), text);
+  writeFileAtomic(join(dir, 'lifeboat-status.json'), `${JSON.stringify(facts, null, 2)}\n`);
+  for (const name of await readdir(dir)) {
+    if (!/^backup-metrics-\d{8}-\d{6}\.json$/.test(name)) continue;
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > METRICS_KEEP_DAYS * 86_400_000) await rm(join(dir, name), { force: true });
+  }
+  return file;
+}

@@ -1,0 +1,157 @@
+/**
+ * Monitoring, decided purely (no I/O, safe inside workflows): from the facts collected on the backup
+ * host, the seed's metrics JSON (field for field) and one evaluation per condition (firing or not),
+ * which alerting turns into triggers and resolves.
+ */
+import type { Evaluation } from '../notify/state';
+
+export interface BackupFact {
+  key: string;
+  tier: 'daily' | 'weekly' | 'monthly';
+  finishedAt: string;
+  bytes: number;
+  /** false when its last verification failed. */
+  good?: boolean;
+  remote?: boolean;
+}
+
+export interface MonitorFacts {
+  now: string;
+  backups: BackupFact[];
+  disk: { usedPercent: number; freeBytes: number; totalBytes: number };
+  /** Lifeboat's workflows closed in the last 7 days (Temporal visibility). */
+  workflows: { completed: number; closed: number };
+  remoteEnabled: boolean;
+  wal?: {
+    newestArchivedName?: string;
+    newestArchivedAgeSeconds?: number;
+    archiverFailedCount?: number;
+    lastFailedWal?: string;
+    failingNow?: boolean;
+    readyFiles?: number;
+    unshipped?: number;
+  };
+  verification: { latestFailed: string[]; newestAt?: string };
+}
+
+export interface Thresholds {
+  maxBackupAgeHours: number;
+  sizeMinPercent: number;
+  sizeMaxPercent: number;
+  diskWarnPercent: number;
+  diskCriticalPercent: number;
+  successRatePercent: number;
+  walMaxAgeMinutes: number;
+}
+
+/** The seed's metrics JSON, exactly these fields. */
+export interface SeedMetrics {
+  timestamp: string;
+  metrics: {
+    last_backup_age_hours: number;
+    last_backup_size_mb: number;
+    disk_usage_percent: number;
+    success_rate_percent: number;
+    daily_backup_count: number;
+    weekly_backup_count: number;
+    monthly_backup_count: number;
+  };
+}
+
+const HOUR = 3600_000;
+
+function newestFirst(list: BackupFact[]): BackupFact[] {
+  return [...list].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
+}
+
+export function successRate(facts: MonitorFacts): number {
+  return facts.workflows.closed === 0 ? 100 : Math.round((facts.workflows.completed / facts.workflows.closed) * 1000) / 10;
+}
+
+export function seedMetrics(facts: MonitorFacts): SeedMetrics {
+  const now = Date.parse(facts.now);
+  const newest = newestFirst(facts.backups.filter((b) => b.good !== false))[0];
+  const count = (tier: BackupFact['tier']): number => facts.backups.filter((b) => b.tier === tier).length;
+  return {
+    timestamp: `${facts.now.slice(0, 19)}Z`,
+    metrics: {
+      last_backup_age_hours: newest ? Math.floor((now - Date.parse(newest.finishedAt)) / HOUR) : -1,
+      last_backup_size_mb: newest ? Math.round(newest.bytes / (1024 * 1024)) : 0,
+      disk_usage_percent: Math.round(facts.disk.usedPercent),
+      success_rate_percent: successRate(facts),
+      daily_backup_count: count('daily'),
+      weekly_backup_count: count('weekly'),
+      monthly_backup_count: count('monthly'),
+    },
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[] {
+  const now = Date.parse(facts.now);
+  const evaluations: Evaluation[] = [];
+  const push = (condition: string, severity: Evaluation['severity'], firing: boolean, summary: string, details?: Record<string, unknown>): void =>
+    void evaluations.push({ condition, severity, firing, summary, details });
+
+  // Backup age: the newest good logical backup of any tier.
+  const newest = newestFirst(facts.backups.filter((b) => b.good !== false))[0];
+  const ageHours = newest ? (now - Date.parse(newest.finishedAt)) / HOUR : Infinity;
+  push(
+    'stale-backup',
+    'critical',
+    ageHours > t.maxBackupAgeHours,
+    newest ? `newest good backup ${newest.key} is ${ageHours.toFixed(1)} h old (limit ${t.maxBackupAgeHours} h)` : 'there is no good backup at all',
+    { newest: newest?.key ?? null, ageHours: Number.isFinite(ageHours) ? Math.round(ageHours * 10) / 10 : null },
+  );
+
+  // Size: the newest of each tier against the median of its previous (up to 7) backups.
+  for (const tier of ['daily', 'weekly', 'monthly'] as const) {
+    const list = newestFirst(facts.backups.filter((b) => b.tier === tier));
+    const previous = list.slice(1, 8).map((b) => b.bytes);
+    if (list.length === 0 || previous.length < 3) continue;
+    const ratio = (list[0]!.bytes / median(previous)) * 100;
+    const odd = ratio < t.sizeMinPercent || ratio > t.sizeMaxPercent;
+    push(`backup-size:${tier}`, 'warning', odd, `newest ${tier} backup ${list[0]!.key} is ${Math.round(ratio)}% of the median of the previous ${previous.length} (allowed ${t.sizeMinPercent}-${t.sizeMaxPercent}%)`, { bytes: list[0]!.bytes, medianBytes: median(previous) });
+  }
+
+  // Disk usage of BACKUP_ROOT.
+  const used = Math.round(facts.disk.usedPercent);
+  const diskSeverity = used >= t.diskCriticalPercent ? 'critical' : 'warning';
+  push('disk-usage', diskSeverity, used >= t.diskWarnPercent, `BACKUP_ROOT file system is ${used}% full (warn ${t.diskWarnPercent}%, critical ${t.diskCriticalPercent}%)`, { usedPercent: used, freeBytes: facts.disk.freeBytes });
+
+  // Success rate of Lifeboat's own workflows (Temporal visibility, last 7 days).
+  const rate = successRate(facts);
+  push('success-rate', 'warning', facts.workflows.closed > 0 && rate < t.successRatePercent, `${rate}% of ${facts.workflows.closed} backup workflows in the last 7 days succeeded (alert under ${t.successRatePercent}%)`, facts.workflows);
+
+  // Remote sync: local backups older than an hour without their off-site copy.
+  if (facts.remoteEnabled) {
+    const missing = facts.backups.filter((b) => b.remote === false && now - Date.parse(b.finishedAt) > HOUR).map((b) => b.key);
+    push('remote-sync', 'warning', missing.length > 0, missing.length > 0 ? `${missing.length} backups have no off-site copy, e.g. ${missing[0]}` : 'every backup has its off-site copy', { missing: missing.slice(0, 20) });
+  }
+
+  // WAL archiving: failing now, or nothing archived for too long.
+  if (facts.wal) {
+    const w = facts.wal;
+    const tooOld = w.newestArchivedAgeSeconds !== undefined && w.newestArchivedAgeSeconds > t.walMaxAgeMinutes * 60;
+    const firing = Boolean(w.failingNow) || tooOld;
+    const summary = w.failingNow
+      ? `WAL archiving is failing (last failed ${w.lastFailedWal ?? '?'}, ${w.archiverFailedCount ?? '?'} failures)`
+      : `newest archived WAL ${w.newestArchivedName ?? '(none)'} is ${Math.round((w.newestArchivedAgeSeconds ?? 0) / 60)} min old (limit ${t.walMaxAgeMinutes} min)`;
+    push('wal-archiving', 'critical', firing, summary, { ...w });
+  }
+
+  // Verification: any of the latest backups failed its last verification.
+  push(
+    'verification',
+    'critical',
+    facts.verification.latestFailed.length > 0,
+    facts.verification.latestFailed.length > 0 ? `latest backups failed verification: ${facts.verification.latestFailed.join(', ')}` : 'latest backups passed verification',
+    { failed: facts.verification.latestFailed, newestAt: facts.verification.newestAt ?? null },
+  );
+  return evaluations;
+}

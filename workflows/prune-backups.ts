@@ -1,0 +1,36 @@
+/**
+ * pruneBackups: retention as a runbook. Local disk first, then S3, each planned and applied in one
+ * step (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote by default; the newest good
+ * backup of each tier and all WAL a kept base backup needs are never removed). Then the archive tier
+ * for remote monthly backups is (re)applied where the target supports it.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PruneResult } from '../activities/retention';
+import { LOCAL, QUICK, STREAMING } from './options';
+
+export interface PruneBackupsInput {
+  /** Plan only: report what would be removed. */
+  dryRun?: boolean;
+}
+
+export interface PruneBackupsResult {
+  local: PruneResult;
+  remote?: PruneResult;
+  archiveTier?: { configured: boolean; detail: string };
+}
+
+const planning = proxyActivities<Activities>(QUICK);
+
+export async function pruneBackups(input: PruneBackupsInput = {}): Promise<PruneBackupsResult> {
+  const target = await planning.describeBackupTarget();
+  const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+  // 1. Local disk (BACKUP_ROOT, the WAL archive, MinIO snapshots).
+  const local = await host.pruneBackups({ location: 'local', dryRun: input.dryRun });
+  if (!target.remote) return { local };
+  // 2. The off-site copies, with the longer WAL window.
+  const remote = await host.pruneBackups({ location: 'remote', dryRun: input.dryRun });
+  // 3. Monthly backups to the archive storage class (hot copies stay local).
+  const archiveTier = input.dryRun ? undefined : await proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue)).ensureArchiveTier();
+  return { local, remote, archiveTier };
+}
