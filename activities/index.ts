@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger';
 import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
+import { createMinioActivities } from './minio';
 import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createBackupActivities(deps),
       ...createWalActivities(deps),
       ...createRestoreActivities(deps),
+      ...createMinioActivities(deps),
       ...createNotifyActivities(deps),
       ...createRetentionActivities(deps),
       ...createMonitorActivities(deps),

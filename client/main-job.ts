@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
 import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
 import { formatHealth, runHealthWorkflow } from './commands/health';
+import { describeMinioBackup, describeMinioMirror, startMinioBackup, startMinioMirror } from './commands/minio';
 import { describePlan } from './commands/schedules';
 import { applySchedules } from './schedules';
 import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../lib/schedules/declared';
@@ -74,6 +75,20 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
       const result = (await ctx.client.workflow.execute('monitorBackups', { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] })) as MonitorBackupsResult;
       const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
       return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
+    },
+  },
+  {
+    name: 'minio snapshot',
+    async run(ctx) {
+      const handle = await startMinioBackup(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      return `${handle.workflowId}: ${describeMinioBackup(await handle.result())}`;
+    },
+  },
+  {
+    name: 'minio mirror',
+    async run(ctx) {
+      const handle = await startMinioMirror(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      return `${handle.workflowId}: ${describeMinioMirror(await handle.result())}`;
     },
   },
 ];

@@ -9,6 +9,7 @@ import type { CommandSpec } from './command-table';
 import { backupCommands } from './commands/backup';
 import { configCommands } from './commands/config';
 import { healthCommands } from './commands/health';
+import { minioCommands } from './commands/minio';
 import { maintenanceCommands } from './commands/maintenance';
 import { restoreCommands } from './commands/restore';
 import { scheduleCommands } from './commands/schedules';
@@ -17,7 +18,7 @@ import { startCommands } from './commands/start';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')

@@ -7,3 +7,8 @@ export { restoreDatabase } from './restore-database';
 export { verifyBackups } from './verify-backups';
 export { pruneBackups } from './prune-backups';
 export { monitorBackups } from './monitor-backups';
+export { backupBuckets } from './backup-buckets';
+export { mirrorBuckets } from './mirror-buckets';
+export { replicateBuckets } from './replicate-buckets';
+export { verifyBuckets } from './verify-buckets';
+export { restoreBucket } from './restore-bucket';

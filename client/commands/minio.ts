@@ -1,0 +1,281 @@
+/**
+ * `lifeboat minio backup|mirror|replicate|verify|restore`: the seed's `minio-backup.sh backup |
+ * replicate | verify` and its restore procedures, as workflows. Input is checked here before any
+ * workflow starts (bucket names, snapshot names, exclusive options); unknown buckets are refused by
+ * the workflow's first step.
+ */
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { listSnapshots, type MirrorSummary } from '../../activities/minio';
+import { formatStamp } from '../../lib/catalog/names';
+import type { Config } from '../../lib/config/load';
+import { BackupNotFound, InputInvalid } from '../../lib/errors';
+import { declaredSchedules, type DeclaredSchedule } from '../../lib/schedules/declared';
+import { bucketNameProblem, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../../lib/minio/names';
+import type { BackupBucketsResult } from '../../workflows/backup-buckets';
+import type { MirrorBucketsResult } from '../../workflows/mirror-buckets';
+import type { ReplicateBucketsResult } from '../../workflows/replicate-buckets';
+import type { RestoreBucketInput, RestoreBucketResult } from '../../workflows/restore-bucket';
+import type { VerifyBucketsResult } from '../../workflows/verify-buckets';
+import type { CommandSpec } from '../command-table';
+import { connectClient, loadCliContext } from '../context';
+import { EXIT } from '../exit-codes';
+import { formatAge, formatBytes, table } from '../format';
+import { applySchedules } from '../schedules';
+import { lifeboatSearchAttributes } from '../search-attributes';
+
+const suffix = (): string => `${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
+
+/** `--bucket a,b` -> ['a', 'b'], each checked; undefined = BUCKETS_TO_BACKUP. */
+export function parseBucketOption(value: unknown, flag = '--bucket'): string[] | undefined {
+  if (value === undefined || value === false) return undefined;
+  const names = String(value).split(',').map((b) => b.trim()).filter(Boolean);
+  if (names.length === 0) throw new InputInvalid(flag, 'names no bucket', 'e.g. --bucket company-data,embeddings');
+  for (const name of names) {
+    const problem = bucketNameProblem(name);
+    if (problem) throw new InputInvalid(flag, `${problem}: not a valid bucket name`, 'bucket names are 3-63 lower-case letters, digits, "." and "-"');
+  }
+  return names;
+}
+
+async function attributes(client: Client, kind: string, buckets: string[] | undefined, config: Config) {
+  return lifeboatSearchAttributes(client, { LifeboatKind: kind, LifeboatBucket: (buckets ?? config.minio.buckets).join(',') });
+}
+
+export async function startMinioBackup(client: Client, config: Config, options: { buckets?: string[]; taskQueue?: string } = {}) {
+  return client.workflow.start('backupBuckets', {
+    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `minio-backup-${suffix()}`,
+    args: [options.buckets ? { buckets: options.buckets } : {}],
+    typedSearchAttributes: await attributes(client, 'minio-backup', options.buckets, config),
+  });
+}
+
+export async function startMinioMirror(client: Client, config: Config, options: { buckets?: string[]; delete?: boolean; taskQueue?: string } = {}) {
+  return client.workflow.start('mirrorBuckets', {
+    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `minio-mirror-${suffix()}`,
+    args: [{ ...(options.buckets ? { buckets: options.buckets } : {}), ...(options.delete !== undefined ? { delete: options.delete } : {}) }],
+    typedSearchAttributes: await attributes(client, 'minio-mirror', options.buckets, config),
+  });
+}
+
+export function describeMinioBackup(r: BackupBucketsResult): string {
+  return r.snapshots
+    .map((s) => `${s.file} ${s.objects} objects ${formatBytes(s.objectBytes)} -> ${formatBytes(s.bytes)}${s.remote ? `, copied off-site${s.remote.resumedParts > 0 ? ' (resumed)' : ''}` : ''}`)
+    .join('; ');
+}
+
+export function describeMirror(r: MirrorSummary): string {
+  const resumed = r.attempts > 1 ? `, ${r.attempts} attempts (resumed)` : '';
+  return `${r.bucket} -> ${r.targetBucket}: ${r.sourceObjects} objects, ${r.copied} copied (${formatBytes(r.bytesCopied)}), ${r.skipped} unchanged, ${r.deleted} deleted${r.keptExtra ? `, ${r.keptExtra} extra kept` : ''}${resumed}`;
+}
+
+export function describeMinioMirror(r: MirrorBucketsResult): string {
+  return r.buckets.map(describeMirror).join('; ');
+}
+
+/**
+ * The replication Schedule (`lifeboat-minio-replicate`): its one definition is the `minio-replicate`
+ * entry of the declared schedules (lib/schedules/declared.ts: replicateBuckets every
+ * REPLICATION_INTERVAL_SECONDS, overlap SKIP). Undefined without a backup MinIO.
+ */
+export function minioReplicationSchedule(config: Config): DeclaredSchedule | undefined {
+  return declaredSchedules(config).find((s) => s.name === 'minio-replicate');
+}
+
+/**
+ * Create the replication Schedule or bring it up to date, exactly as `lifeboat schedules apply`
+ * would (same options and fingerprint, pause kept), touching no other schedule. Idempotent.
+ */
+export async function ensureMinioReplicationSchedule(client: Client, config: Config): Promise<{ id: string; outcome: 'created' | 'updated' | 'unchanged' }> {
+  const declared = minioReplicationSchedule(config);
+  if (!declared) throw new InputInvalid('MINIO_BACKUP_ENDPOINT', 'is not set, so there is no backup MinIO to replicate to', 'set MINIO_BACKUP_ENDPOINT and its keys');
+  // The schedule's own id as the ownership prefix: no other schedule can be planned for deletion.
+  const plan = await applySchedules(client, [declared], declared.id);
+  return { id: declared.id, outcome: plan.create.length ? 'created' : plan.update.length ? 'updated' : 'unchanged' };
+}
+
+async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadCliContext();
+  const client = await connectClient(config);
+  try {
+    return await fn(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const started = (config: Config, workflowId: string): string => `started workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})\n`;
+
+function describeVerify(r: VerifyBucketsResult): string {
+  return r.buckets
+    .map((b) => {
+      const head = `${b.bucket}: ${b.ok ? 'in sync' : 'DRIFT'}: ${b.sourceObjects} on the source, ${b.backupObjects} on the backup, ${b.matched} identical, ${b.missing} missing, ${b.extra} extra, ${b.different} different${b.hashed ? ` (${b.hashed} hashed)` : ''}`;
+      const lines = [...b.samples.missing.map((k) => `    missing    ${k}`), ...b.samples.extra.map((k) => `    extra      ${k}`), ...b.samples.different.map((d) => `    different  ${d.key}: ${d.reason}`)];
+      return [head, ...lines].join('\n');
+    })
+    .join('\n');
+}
+
+/** Check a snapshot name and that the catalog knows it, before a workflow starts. */
+async function checkSnapshotArgument(config: Config, snapshot: string): Promise<string> {
+  let file = snapshot.trim().split('/').pop() ?? '';
+  if (file.endsWith('.metadata.json')) file = file.slice(0, -'.metadata.json'.length);
+  const known = snapshot.startsWith('/') || snapshot.startsWith(`${SNAPSHOT_DIR}/`) || snapshot.startsWith(REMOTE_SNAPSHOT_PREFIX) || !snapshot.includes('/');
+  if (!known || !parseSnapshotFile(file)) throw new InputInvalid('snapshot', `"${snapshot}" is not a snapshot name (<bucket>_<YYYYMMDD-HHMMSS>.tar.gz[.gpg])`, 'see `lifeboat minio restore --list`');
+  if (!(await listSnapshots(config)).some((s) => s.file === file)) throw new BackupNotFound(`snapshot ${file} is not in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or under ${REMOTE_SNAPSHOT_PREFIX} in ${config.remote.bucket}` : ''}`, 'see `lifeboat minio restore --list`');
+  return snapshot.startsWith('/') ? snapshot : file;
+}
+
+export const minioCommands: CommandSpec[] = [
+  {
+    name: 'minio backup',
+    summary: 'snapshot buckets into <bucket>_<stamp>.tar.gz[.gpg] under MINIO_BACKUP_ROOT/snapshots, then off-site',
+    options: [
+      { flags: '--bucket <names>', description: 'comma-separated buckets (default BUCKETS_TO_BACKUP)' },
+      { flags: '--wait', description: 'wait for the workflow and print its result' },
+    ],
+    async run(_args, opts) {
+      const buckets = parseBucketOption(opts.bucket);
+      return withClient(async (client, config) => {
+        const handle = await startMinioBackup(client, config, { buckets });
+        process.stdout.write(started(config, handle.workflowId));
+        if (opts.wait) process.stdout.write(`done: ${describeMinioBackup((await handle.result()) as BackupBucketsResult)}\n`);
+      });
+    },
+  },
+  {
+    name: 'minio mirror',
+    summary: 'copy new and changed objects from the source MinIO to the backup MinIO (by content)',
+    options: [
+      { flags: '--bucket <names>', description: 'comma-separated buckets (default BUCKETS_TO_BACKUP)' },
+      { flags: '--delete', description: 'also delete backup objects whose source is gone (default MIRROR_DELETE)' },
+      { flags: '--wait', description: 'wait for the workflow and print its result' },
+    ],
+    async run(_args, opts) {
+      const buckets = parseBucketOption(opts.bucket);
+      return withClient(async (client, config) => {
+        const handle = await startMinioMirror(client, config, { buckets, delete: opts.delete ? true : undefined });
+        process.stdout.write(started(config, handle.workflowId));
+        if (opts.wait) process.stdout.write(`done: ${describeMinioMirror((await handle.result()) as MirrorBucketsResult)}\n`);
+      });
+    },
+  },
+  {
+    name: 'minio replicate',
+    summary: 'continuous replication source -> backup: create or update the lifeboat-minio-replicate schedule',
+    options: [
+      { flags: '--once', description: 'run one replication pass now, wait, and print the lag' },
+      { flags: '--remove', description: 'delete the replication schedule' },
+    ],
+    async run(_args, opts) {
+      if (opts.once && opts.remove) throw new InputInvalid('--once', 'cannot be combined with --remove');
+      return withClient(async (client, config) => {
+        if (opts.remove) {
+          const id = minioReplicationSchedule(config)?.id ?? 'lifeboat-minio-replicate';
+          try {
+            await client.schedule.getHandle(id).delete();
+            process.stdout.write(`deleted schedule ${id} (\`lifeboat schedules apply\` declares it again)\n`);
+          } catch (error) {
+            if (!(error instanceof ScheduleNotFoundError)) throw error;
+            process.stdout.write(`no schedule ${id}\n`);
+          }
+          return;
+        }
+        if (opts.once) {
+          const result = (await client.workflow.execute('replicateBuckets', {
+            taskQueue: config.temporal.taskQueue,
+            workflowId: `minio-replicate-once-${suffix()}`,
+            args: [{}],
+            typedSearchAttributes: await attributes(client, 'minio-replicate', undefined, config),
+          })) as ReplicateBucketsResult;
+          for (const b of result.buckets) {
+            process.stdout.write(`${b.bucket}: ${b.pendingChanges} change(s) and ${b.pendingDeletes} deletion(s) were pending; lag ${formatAge(b.lagSeconds)}; ${b.copied} copied, ${b.deleted} deleted\n`);
+          }
+          return;
+        }
+        const { id, outcome } = await ensureMinioReplicationSchedule(client, config);
+        process.stdout.write(`${outcome} schedule ${id}: replicateBuckets every ${config.minio.replicationIntervalSeconds} s on ${config.temporal.taskQueue} (overlap: skip)\n`);
+      });
+    },
+  },
+  {
+    name: 'minio verify',
+    summary: 'compare source and backup MinIO by content; report missing, extra and different objects',
+    options: [
+      { flags: '--bucket <names>', description: 'comma-separated buckets (default BUCKETS_TO_BACKUP)' },
+      { flags: '--json', description: 'machine-readable output' },
+    ],
+    async run(_args, opts) {
+      const buckets = parseBucketOption(opts.bucket);
+      return withClient(async (client, config) => {
+        const result = (await client.workflow.execute('verifyBuckets', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `minio-verify-${suffix()}`,
+          args: [buckets ? { buckets } : {}],
+          typedSearchAttributes: await attributes(client, 'minio-verify', buckets, config),
+        })) as VerifyBucketsResult;
+        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeVerify(result)}\n`);
+        return result.ok ? EXIT.ok : EXIT.integrity;
+      });
+    },
+  },
+  {
+    name: 'minio restore',
+    summary: 'restore a bucket from a snapshot, or from the replica (--from-replica); --list shows snapshots',
+    args: [{ name: 'snapshot', description: 'snapshot file name, e.g. company-data_20251017-010000.tar.gz.gpg', optional: true }],
+    options: [
+      { flags: '--list', description: 'list snapshots (local and off-site)' },
+      { flags: '--from-replica <bucket>', description: 'restore this bucket from the backup MinIO instead' },
+      { flags: '--target-bucket <name>', description: "bucket to restore into (default: the snapshot's bucket)" },
+      { flags: '--server <server>', description: 'MinIO to restore a snapshot into: source (default) or backup' },
+      { flags: '--overwrite', description: 'allow a target bucket that holds objects (same-key objects are replaced)' },
+      { flags: '--no-wait', description: 'start the workflow and return' },
+    ],
+    async run([snapshot], opts) {
+      const { config } = loadCliContext();
+      if (opts.list) {
+        const snapshots = await listSnapshots(config);
+        if (snapshots.length === 0) {
+          process.stdout.write(`no snapshots in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or ${REMOTE_SNAPSHOT_PREFIX}` : ''}\n`);
+          return;
+        }
+        const rows = [['BUCKET', 'FINISHED (UTC)', 'AGE', 'OBJECTS', 'SIZE', 'COPIES', 'FILE']];
+        for (const s of snapshots) {
+          rows.push([s.bucket, s.finishedAt.slice(0, 19).replace('T', ' '), formatAge((Date.now() - Date.parse(s.finishedAt)) / 1000), String(s.objects), formatBytes(s.bytes), [s.local ? 'local' : '', s.remote ? 'remote' : ''].filter(Boolean).join('+'), s.file]);
+        }
+        process.stdout.write(table(rows));
+        return;
+      }
+      const replica = opts.fromReplica as string | undefined;
+      if ((snapshot === undefined) === (replica === undefined)) throw new InputInvalid('snapshot', 'name a snapshot or give --from-replica BUCKET (not both)', 'see `lifeboat minio restore --list`');
+      if (replica !== undefined) parseBucketOption(replica, '--from-replica');
+      const targetBucket = opts.targetBucket as string | undefined;
+      if (targetBucket !== undefined) parseBucketOption(targetBucket, '--target-bucket');
+      const server = opts.server as string | undefined;
+      if (server !== undefined && server !== 'source' && server !== 'backup') throw new InputInvalid('--server', `must be source or backup (got "${server}")`);
+      if (replica !== undefined && server === 'backup') throw new InputInvalid('--server', 'a replica restores into the source MinIO');
+      const input: RestoreBucketInput = {
+        ...(snapshot !== undefined ? { snapshot: await checkSnapshotArgument(config, snapshot) } : { fromReplica: replica }),
+        ...(targetBucket ? { targetBucket } : {}),
+        ...(server ? { server: server as 'source' | 'backup' } : {}),
+        ...(opts.overwrite ? { overwrite: true } : {}),
+      };
+      const client = await connectClient(config);
+      try {
+        const handle = await client.workflow.start('restoreBucket', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `minio-restore-${suffix()}`,
+          args: [input],
+          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'minio-restore', LifeboatBucket: targetBucket ?? replica, LifeboatBackupId: input.snapshot }),
+        });
+        process.stderr.write(started(config, handle.workflowId));
+        if (opts.wait === false) return;
+        const r = (await handle.result()) as RestoreBucketResult;
+        process.stdout.write(`restored: ${r.source} -> ${r.targetBucket} on the ${r.server} MinIO: ${r.restored} objects, ${formatBytes(r.bytes)}${r.skipped ? `, ${r.skipped} already there` : ''}${r.createdBucket ? ' (bucket created)' : ''}\n`);
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+];
