@@ -129,47 +129,68 @@ function bodyLength(n: number): Buffer {
 
 /**
  * The body of one new-format packet whose length is unknown until the end: written as partial body
- * lengths of PART_SIZE, then a last part with a definite length. A full part is sent only once more
- * data follows it, so the last part is never empty; a body shorter than one part becomes a single
- * definite-length packet.
+ * lengths of PART_SIZE, then a last part with a definite length. A part's header precedes its data,
+ * so up to one part is held back (as references to the written buffers, not copies) until more
+ * data shows it is not the last; the last part is therefore never empty, and a body shorter than
+ * one part becomes a single definite-length packet.
  */
 class PartialBodyWriter {
-  private part = Buffer.allocUnsafe(PART_SIZE);
-  private fill = 0;
+  private pending: Buffer[] = [];
+  private head = 0;
+  private pendingBytes = 0;
   private started = false;
 
   constructor(private readonly tag: number) {}
 
-  /** Frame `data`; completed pieces (headers and parts) are appended to `out`. */
+  /** Frame `data`; completed pieces (headers and data) are appended to `out`. */
   write(data: Buffer, out: Buffer[]): void {
-    let offset = 0;
-    while (offset < data.length) {
-      if (this.fill === PART_SIZE) {
-        out.push(this.started ? Buffer.from([0xe0 | PART_BITS]) : Buffer.from([0xc0 | this.tag, 0xe0 | PART_BITS]), this.part);
-        this.started = true;
-        this.part = Buffer.allocUnsafe(PART_SIZE);
-        this.fill = 0;
-      }
-      const n = Math.min(data.length - offset, PART_SIZE - this.fill);
-      data.copy(this.part, this.fill, offset, offset + n);
-      this.fill += n;
-      offset += n;
+    if (data.length === 0) return;
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    while (this.pendingBytes > PART_SIZE) {
+      out.push(this.started ? PARTIAL_HEADER : Buffer.from([0xc0 | this.tag, 0xe0 | PART_BITS]));
+      this.started = true;
+      this.take(PART_SIZE, out);
     }
   }
 
   /** The last part, with its definite length. */
   end(out: Buffer[]): void {
-    const length = bodyLength(this.fill);
-    out.push(this.started ? length : Buffer.concat([Buffer.from([0xc0 | this.tag]), length]), this.part.subarray(0, this.fill));
+    const length = bodyLength(this.pendingBytes);
+    out.push(this.started ? length : Buffer.concat([Buffer.from([0xc0 | this.tag]), length]));
+    this.take(this.pendingBytes, out);
+  }
+
+  private take(n: number, out: Buffer[]): void {
+    this.pendingBytes -= n;
+    while (n > 0) {
+      const first = this.pending[this.head]!;
+      if (first.length <= n) {
+        out.push(first);
+        this.head++;
+        n -= first.length;
+      } else {
+        out.push(first.subarray(0, n));
+        this.pending[this.head] = first.subarray(n);
+        n = 0;
+      }
+    }
+    if (this.head > 64) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
   }
 }
+
+const PARTIAL_HEADER = Buffer.from([0xe0 | PART_BITS]);
 
 /**
  * Streaming OpenPGP message: the PKESK packet(s) as given, then a SEIPD v1 packet (tag 18, version
  * 1) holding, encrypted with AES-256 in CFB mode with a zero IV: 16 random octets and a repeat of
  * their last two, a literal data packet (tag 11, format 'b', no file name) with partial body
  * lengths, and the MDC packet (0xD3 0x14 + SHA-1 of all the plaintext before it, 0xD3 0x14 included).
- * Memory is bounded by two partial-body parts plus the stream buffers.
+ * Chunks are encrypted as they come, without copies; memory is bounded by the two held-back parts
+ * plus the stream buffers.
  */
 class SeipdEncryptStream extends Transform {
   private readonly cipher: Cipher;
@@ -192,7 +213,8 @@ class SeipdEncryptStream extends Transform {
     this.begin(plain, out);
     this.literal.write(chunk, plain);
     this.encrypt(plain, out);
-    callback(null, out.length > 0 ? Buffer.concat(out) : undefined);
+    for (const piece of out) this.push(piece);
+    callback();
   }
 
   override _flush(callback: TransformCallback): void {
@@ -201,14 +223,13 @@ class SeipdEncryptStream extends Transform {
     this.begin(plain, out);
     this.literal.end(plain);
     plain.push(Buffer.from([0xd3, 0x14]));
-    for (const piece of plain) this.mdc.update(piece);
-    const digest = this.mdc.digest();
-    this.encrypt(plain, out, false);
-    this.encrypt([digest], out, false);
+    this.encrypt(plain, out);
+    this.encrypt([this.mdc.digest()], out, false);
     const final = this.cipher.final();
     if (final.length > 0) this.seipd.write(final, out);
     this.seipd.end(out);
-    callback(null, Buffer.concat(out));
+    for (const piece of out) this.push(piece);
+    callback();
   }
 
   /** First call only: the PKESK packets, the SEIPD version octet and the encrypted prefix's plaintext. */
@@ -225,6 +246,7 @@ class SeipdEncryptStream extends Transform {
     this.literal.write(literalHeader, plain);
   }
 
+  /** Hash (for the MDC) and encrypt plaintext pieces in order; frame the ciphertext into `out`. */
   private encrypt(plain: Buffer[], out: Buffer[], hash = true): void {
     for (const piece of plain) {
       if (piece.length === 0) continue;

@@ -3,6 +3,10 @@
  * a temporary file beside the target, fsynced and renamed into place. Plaintext only ever exists in
  * pipes and bounded in-memory buffers (about 1 MB per stage), never on disk. On any failure every
  * process is killed and the temporary file removed.
+ *
+ * With zstd and a freshly spawned producer, zstd reads the producer's pipe directly (compressPipe)
+ * and only the compressed bytes flow through node; otherwise node pipes the source into the
+ * compression stage.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -12,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createEncryptStream, type EncryptionKey } from '../crypto/openpgp';
 import { killTool, type ToolProcess } from './child';
 import { commitFile, tempPathFor } from './atomic-file';
-import { createCompressStage, type CompressionAlgorithm } from './compress';
+import { compressPipe, createCompressStage, type CompressionAlgorithm } from './compress';
 import { HashCounter } from './hash';
 
 export interface WriteArtifactOptions {
@@ -36,29 +40,38 @@ export interface ArtifactFacts {
 }
 
 export async function writeArtifact(options: WriteArtifactOptions): Promise<ArtifactFacts> {
-  await mkdir(dirname(options.target), { recursive: true });
+  // Synchronously, before anything awaits: node must not have read from the producer's pipe.
+  const direct = compressPipe(options.source, options.compression.algorithm, options.compression.level);
+  const compress = direct ? undefined : createCompressStage(options.compression.algorithm, options.compression.level);
+  const compressTool = direct?.tool ?? compress?.tool;
+  let counted = 0;
+  const rawBytes = (): number => (direct ? direct.rawBytes() : counted);
+  const out = new HashCounter((written) => options.onProgress?.(rawBytes(), written));
   const temp = tempPathFor(options.target);
-  const compress = createCompressStage(options.compression.algorithm, options.compression.level);
-  let rawBytes = 0;
-  const out = new HashCounter((written) => options.onProgress?.(rawBytes, written));
-  const rawCounter = new PassThrough({ highWaterMark: 1 << 20 });
-  rawCounter.on('data', (chunk: Buffer) => {
-    rawBytes += chunk.length;
-  });
   try {
-    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream)[] = [options.source, rawCounter, compress.stream];
+    await mkdir(dirname(options.target), { recursive: true });
+    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream)[] = [];
+    if (compress) {
+      const rawCounter = new PassThrough({ highWaterMark: 1 << 20 });
+      rawCounter.on('data', (chunk: Buffer) => {
+        counted += chunk.length;
+      });
+      stages.push(options.source, rawCounter, compress.stream);
+    } else {
+      stages.push(direct!.output);
+    }
     if (options.encryptionKey) stages.push(await createEncryptStream(options.encryptionKey));
     stages.push(out);
     await Promise.all([
       pipeline([...stages, createWriteStream(temp, { mode: 0o640 })], { signal: options.signal }),
       options.producer?.done,
-      compress.tool?.done,
+      compressTool?.done,
     ]);
     commitFile(temp, options.target);
-    return { sha256: out.digest(), bytes: out.bytes, rawBytes };
+    return { sha256: out.digest(), bytes: out.bytes, rawBytes: rawBytes() };
   } catch (error) {
     killTool(options.producer);
-    killTool(compress.tool);
+    killTool(compressTool);
     await rm(temp, { force: true });
     throw error;
   }

@@ -25,7 +25,11 @@ export class ToolExit extends Error {
   }
 }
 
-export function spawnTool(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore'; cwd?: string } = {}): ToolProcess {
+/**
+ * `stdin` may be another process's stdout pipe (a net.Socket node has not read from): the child
+ * then reads that pipe itself and the bytes never pass through this process.
+ */
+export function spawnTool(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' | Readable; cwd?: string } = {}): ToolProcess {
   const child = spawn(command, args, { env: options.env ?? process.env, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'], cwd: options.cwd }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let tail = '';
   child.stderr.on('data', (chunk: Buffer) => {

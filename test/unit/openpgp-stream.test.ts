@@ -6,10 +6,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,5 +125,30 @@ describe('OpenPGP SEIPD v1 stream', () => {
     const bad = gpgDecrypt(tampered);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).not.toContain('[GNUPG:] GOODMDC');
+  });
+});
+
+describe('artifact pipeline (producer -> zstd -> OpenPGP -> file)', () => {
+  it.skipIf(!hasGpg || spawnSync('zstd', ['--version']).status !== 0)('hands a fresh producer pipe to zstd, or pipes through node, with the same restorable result', async () => {
+    const { writeArtifact } = await import('../../lib/pipeline/artifact');
+    const { spawnTool } = await import('../../lib/pipeline/child');
+    const raw = Buffer.concat([Buffer.from('-- a dump\n'.repeat(50000)), randomBytes(3 << 20)]);
+    const rawFile = join(home, 'raw.bin');
+    writeFileSync(rawFile, raw);
+    for (const fresh of [true, false]) {
+      const producer = spawnTool('cat', [rawFile]);
+      const target = join(home, `out-${fresh}.zst.gpg`);
+      // Not fresh: node has already started reading the producer's pipe, so zstd cannot take it over.
+      const source = fresh ? producer.child.stdout : producer.child.stdout.pipe(new PassThrough());
+      const facts = await writeArtifact({ source, producer, target, compression: { algorithm: 'zstd', level: 3 }, encryptionKey: key });
+      expect(facts.rawBytes).toBe(raw.length);
+      // Handed over, node never read a byte of the producer's output.
+      expect((producer.child.stdout as Socket).bytesRead === 0).toBe(fresh);
+      const restored = spawnSync('bash', ['-c', `set -o pipefail; gpg --homedir '${home}' --batch --quiet --decrypt '${target}' | zstd -d -q -c`], { maxBuffer: 1 << 30 });
+      expect(restored.status, restored.stderr.toString()).toBe(0);
+      expect(sha(restored.stdout)).toBe(sha(raw));
+      expect(facts.sha256).toBe(sha(readFileSync(target)));
+      expect(facts.bytes).toBe(readFileSync(target).length);
+    }
   });
 });
