@@ -8,6 +8,7 @@ import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
 import { createMinioActivities } from './minio';
+import { createPitrActivities } from './pitr';
 import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createHealthActivities(deps),
       ...createBackupActivities(deps),
       ...createWalActivities(deps),
+      ...createPitrActivities(deps),
       ...createRestoreActivities(deps),
       ...createMinioActivities(deps),
       ...createNotifyActivities(deps),

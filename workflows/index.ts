@@ -7,6 +7,7 @@ export { restoreDatabase } from './restore-database';
 export { verifyBackups } from './verify-backups';
 export { pruneBackups } from './prune-backups';
 export { monitorBackups } from './monitor-backups';
+export { restorePointInTime } from './restore-point-in-time';
 export { backupBuckets } from './backup-buckets';
 export { mirrorBuckets } from './mirror-buckets';
 export { replicateBuckets } from './replicate-buckets';

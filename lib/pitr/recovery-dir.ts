@@ -1,0 +1,272 @@
+/**
+ * The directory a point-in-time recovery builds and runs in, one per run, never reused:
+ *
+ *   <RESTORE_DATA_ROOT>/pitr-<stamp>/          0700, owned by the postgres OS user when we are root
+ *     lifeboat-pitr.json                       which run created it, target, base, port
+ *     data/                                    the recovered cluster's data directory
+ *     wal/                                     WAL segments fetched from S3 for this run
+ *     run/                                     the cluster's unix socket directory
+ *     postgres.log                             the cluster's log (pg_ctl -l)
+ *
+ * The base backup is decrypted and decompressed in memory and streamed straight into `tar -x`
+ * running as the postgres user: no plaintext tar is ever written to disk.
+ */
+import { spawn } from 'node:child_process';
+import { chownSync, createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFile, chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import type { PrivateKey } from 'openpgp';
+import type { Encoding } from '../catalog/names';
+import { ConflictingArtifact, PrerequisiteMissing, ToolFailed } from '../errors';
+import { decodeStream } from '../pipeline/codec';
+import { writeFileAtomic } from '../pipeline/atomic-file';
+
+export interface RecoveryPaths {
+  runDir: string;
+  dataDir: string;
+  walDir: string;
+  socketDir: string;
+  logFile: string;
+  markerFile: string;
+}
+
+export interface OsOwner {
+  uid: number;
+  gid: number;
+}
+
+export interface RecoveryMarker {
+  workflowId: string;
+  runId: string;
+  createdAt: string;
+  target: string;
+  baseKey: string;
+  port: number;
+}
+
+export function recoveryPaths(dataRoot: string, stamp: string): RecoveryPaths {
+  return recoveryPathsOf(join(resolve(dataRoot), `pitr-${stamp}`));
+}
+
+/** The paths inside a run directory. */
+export function recoveryPathsOf(runDir: string): RecoveryPaths {
+  return {
+    runDir,
+    dataDir: join(runDir, 'data'),
+    walDir: join(runDir, 'wal'),
+    socketDir: join(runDir, 'run'),
+    logFile: join(runDir, 'postgres.log'),
+    markerFile: join(runDir, 'lifeboat-pitr.json'),
+  };
+}
+
+/** The run directory holding a data directory (the inverse of recoveryPaths). */
+export function runDirOf(dataDir: string): string {
+  return dirname(resolve(dataDir));
+}
+
+/**
+ * uid/gid of the `postgres` OS user when we run as root (PostgreSQL refuses to run as root);
+ * undefined otherwise, and then the cluster runs as the worker's own user.
+ */
+export function clusterOwner(): OsOwner | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new PrerequisiteMissing('running as root but there is no `postgres` OS user to run the recovered cluster', 'install the postgresql package (it creates the user) or run the worker as the postgres user');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Environment for processes of the recovered cluster: nothing of the worker's (no secrets). */
+export function clusterEnv(owner: OsOwner | undefined): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    HOME: owner ? '/var/lib/postgresql' : (process.env.HOME ?? '/tmp'),
+    ...(owner ? { USER: 'postgres', LOGNAME: 'postgres' } : {}),
+  };
+}
+
+function readMarker(path: string): RecoveryMarker | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RecoveryMarker;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Create the run directory (mode 0700, owned by the cluster's user). A directory left by an earlier
+ * attempt of the same run is emptied and reused; one that belongs to another run is never touched.
+ */
+export async function createRecoveryDirs(paths: RecoveryPaths, owner: OsOwner | undefined, marker: RecoveryMarker): Promise<void> {
+  if (existsSync(paths.runDir)) {
+    const existing = readMarker(paths.markerFile);
+    if (!existing || existing.runId !== marker.runId) {
+      throw new ConflictingArtifact(`${paths.runDir} already exists and belongs to ${existing ? `workflow ${existing.workflowId}` : 'something else'}`, 'start the recovery again (directories are named by the second), or remove that directory if it is not needed');
+    }
+    for (const name of await readdir(paths.runDir)) await rm(join(paths.runDir, name), { recursive: true, force: true });
+  }
+  await mkdir(dirname(paths.runDir), { recursive: true, mode: 0o755 });
+  if (owner) assertTraversable(dirname(paths.runDir), owner);
+  await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(paths.markerFile, `${JSON.stringify(marker, null, 2)}\n`, 0o600);
+  for (const dir of [paths.dataDir, paths.walDir, paths.socketDir]) await mkdir(dir, { mode: 0o700 });
+  writeFileSync(paths.logFile, '', { mode: 0o600 });
+  for (const path of [paths.runDir, paths.dataDir, paths.walDir, paths.socketDir, paths.logFile, paths.markerFile]) {
+    await chmod(path, path === paths.logFile || path === paths.markerFile ? 0o600 : 0o700);
+    if (owner) await chown(path, owner.uid, owner.gid);
+  }
+}
+
+/** The cluster's user must be able to reach the run directory through every ancestor. */
+function assertTraversable(dir: string, owner: OsOwner): void {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const info = statSync(d);
+    const mode = info.mode;
+    const ok = info.uid === owner.uid ? (mode & 0o100) !== 0 : info.gid === owner.gid ? (mode & 0o010) !== 0 : (mode & 0o001) !== 0;
+    if (!ok) throw new PrerequisiteMissing(`the postgres OS user cannot reach ${dir}: ${d} is mode ${(mode & 0o777).toString(8)}`, `run chmod o+x ${d}, or set RESTORE_DATA_ROOT to a directory the postgres user can reach`);
+    if (dirname(d) === d) return;
+  }
+}
+
+/** Remove a run directory this run created (after a failed prepare: half a cluster is no use). */
+export function removeRecoveryDir(paths: RecoveryPaths, runId: string): void {
+  const marker = readMarker(paths.markerFile);
+  if (marker?.runId === runId) rmSync(paths.runDir, { recursive: true, force: true });
+}
+
+export interface ExtractOptions {
+  /** The verified, still encoded base backup. */
+  source: string;
+  encoding: Encoding;
+  privateKeys: PrivateKey[] | undefined;
+  dataDir: string;
+  owner: OsOwner | undefined;
+  onBytes?: (encodedBytesRead: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Stream the base backup through decrypt -> decompress -> `tar -x` (as the cluster's user). */
+export async function extractBaseBackup(options: ExtractOptions): Promise<void> {
+  const tar = spawn('tar', ['-x', '-f', '-', '-C', options.dataDir], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+    uid: options.owner?.uid,
+    gid: options.owner?.gid,
+    env: clusterEnv(options.owner),
+    cwd: options.dataDir,
+  });
+  let stderr = '';
+  tar.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4096)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((done) => {
+    tar.once('error', (error) => done({ code: null, signal: null, error }));
+    tar.once('close', (code, signal) => done({ code, signal }));
+  });
+  let read = 0;
+  const source = createReadStream(options.source, { highWaterMark: 1 << 20 });
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      read += chunk.length;
+      options.onBytes?.(read);
+      cb(null, chunk);
+    },
+  });
+  const abort = (): void => {
+    source.destroy(new Error('cancelled'));
+    tar.kill('SIGKILL');
+  };
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await decodeStream(source.pipe(counter), options.encoding, options.privateKeys, tar.stdin);
+  } catch (error) {
+    tar.kill('SIGKILL');
+    const exit = await exited;
+    if (exit.error) throw new PrerequisiteMissing(`tar could not be started: ${exit.error.message}`, 'install tar');
+    if (stderr.trim()) throw tarFailed(stderr);
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+  const exit = await exited;
+  if (exit.error) throw new PrerequisiteMissing(`tar could not be started: ${exit.error.message}`, 'install tar');
+  if (exit.code !== 0) throw tarFailed(stderr || `exit code ${exit.code ?? exit.signal}`);
+}
+
+function tarFailed(stderr: string): ToolFailed {
+  const text = stderr.trim().split('\n').slice(-3).join(' | ');
+  const full = /No space left on device/i.test(stderr);
+  return new ToolFailed(`tar -x into the recovery data directory failed: ${text}`, !full, full ? 'free space under RESTORE_DATA_ROOT (the cluster needs as much room as the source\'s data directory)' : 'check that the postgres OS user can write under RESTORE_DATA_ROOT');
+}
+
+/** Write one WAL file into the run's wal/ directory, readable by the cluster's user. */
+export function writeFetchedWal(paths: RecoveryPaths, name: string, raw: Buffer, owner: OsOwner | undefined): void {
+  const target = join(paths.walDir, name);
+  writeFileAtomic(target, raw, 0o600);
+  if (owner) chownSync(target, owner.uid, owner.gid);
+}
+
+export interface RecoverySettings {
+  restoreCommand: string;
+  /** recovery_target_time, as PitrTarget.postgres. */
+  targetTime: string;
+  port: number;
+  socketDir: string;
+  clusterName: string;
+  /** A comment line naming the run. */
+  origin: string;
+}
+
+const confQuote = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * restore_command: Lifeboat's own `wal fetch`, local directories only (the run's wal/ first, then
+ * the WAL archive). The postgres user cannot read the worker's configuration or keys, so S3 was
+ * already handled while preparing; the command needs nothing but these directories.
+ */
+export function restoreCommand(nodePath: string, lifeboatBin: string, archiveDirs: readonly string[]): string {
+  return [shellQuote(nodePath), shellQuote(lifeboatBin), 'wal', 'fetch', '--no-remote', ...archiveDirs.flatMap((d) => ['--archive-dir', shellQuote(d)]), '%f', '%p'].join(' ');
+}
+
+/** The settings block appended to postgresql.auto.conf (read last, so it wins over everything). */
+export function recoveryConf(settings: RecoverySettings): string {
+  return [
+    '',
+    `# --- lifeboat point-in-time recovery (${settings.origin}) ---`,
+    '# A restored copy: it must never archive into the production WAL archive, and listens on loopback only.',
+    `restore_command = ${confQuote(settings.restoreCommand)}`,
+    `recovery_target_time = ${confQuote(settings.targetTime)}`,
+    "recovery_target_action = 'promote'",
+    "recovery_target_timeline = 'current'",
+    'archive_mode = off',
+    "archive_command = ''",
+    `port = ${settings.port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = ${confQuote(settings.socketDir)}`,
+    `cluster_name = ${confQuote(settings.clusterName)}`,
+    '',
+  ].join('\n');
+}
+
+/** Append the recovery settings, create recovery.signal, drop anything that would make it a standby. */
+export async function configureRecovery(paths: RecoveryPaths, settings: RecoverySettings, owner: OsOwner | undefined): Promise<void> {
+  const auto = join(paths.dataDir, 'postgresql.auto.conf');
+  await appendFile(auto, recoveryConf(settings), { mode: 0o600 });
+  const signal = join(paths.dataDir, 'recovery.signal');
+  writeFileSync(signal, '', { mode: 0o600 });
+  for (const stale of ['standby.signal', 'postmaster.pid', 'postmaster.opts']) await rm(join(paths.dataDir, stale), { force: true });
+  if (owner) for (const path of [auto, signal]) await chown(path, owner.uid, owner.gid);
+}
+
+/** This checkout's bin/lifeboat.js (PostgreSQL runs it as restore_command). */
+export function findLifeboatBin(from = __dirname): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'bin', 'lifeboat.js'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new PrerequisiteMissing(`cannot find bin/lifeboat.js above ${from}`, 'run the worker from a Lifeboat checkout or install');
+    dir = parent;
+  }
+  return join(dir, 'bin', 'lifeboat.js');
+}

@@ -1,0 +1,162 @@
+/**
+ * restorePointInTime: point-in-time recovery (the seed's `restore-database.sh --pitr TIME`) as a
+ * runbook. Everything is decided first, read-only, and bad input (a malformed, future or too-old
+ * time, a WAL gap, WAL that does not reach the target yet, a taken port) fails here with nothing
+ * created. Then a NEW data directory is built from the chosen base backup, a cluster is started on
+ * the chosen port to replay WAL up to the target and promote, and what it holds is checked.
+ * Production is never touched: the recovered cluster listens on loopback and never archives.
+ *
+ * The `progress` query and the UI's current details show the stage; `plan` shows the plan.
+ */
+import {
+  ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler, workflowInfo, type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PitrPlanSummary, RecoveryPoint, VerifiedCluster } from '../activities/pitr';
+import { formatStamp } from '../lib/catalog/names';
+import { LOCAL, QUICK, STREAMING } from './options';
+
+export interface RestorePointInTimeInput {
+  /** The moment to recover to, e.g. "2025-10-17 14:30:00+00"; without an offset, in RESTORE_TIME_ZONE. */
+  targetTime: string;
+  /** Port of the recovered cluster on 127.0.0.1; default RESTORE_PORT. */
+  port?: number;
+}
+
+export interface RestorePointInTimeResult {
+  dataDir: string;
+  port: number;
+  baseKey: string;
+  /** The target, in UTC. */
+  target: string;
+  recoveryPoint: RecoveryPoint;
+  /** WAL segments restore_command delivered to the server. */
+  replayedSegments: number;
+  plannedSegments: number;
+  walBytesReplayed?: number;
+  databases: VerifiedCluster['databases'];
+  warnings: string[];
+  /** End to end, and per step (replay is most of `recover`). */
+  seconds: number;
+  stageSeconds: { plan: number; prepare: number; recover: number; verify: number };
+}
+
+export type PitrStage = 'planning' | 'preparing' | 'recovering' | 'verifying' | 'done' | 'failed';
+
+export interface PitrState {
+  stage: PitrStage;
+  target?: string;
+  base?: string;
+  dataDir?: string;
+  port?: number;
+  error?: string;
+}
+
+export const progressQuery = defineQuery<PitrState>('progress');
+export const planQuery = defineQuery<PitrPlanSummary | undefined>('plan');
+
+const planning = proxyActivities<Activities>(QUICK);
+
+/** Planning lists the archive locally and on S3: a few minutes at most, and a refusal is final. */
+const PLAN = (taskQueue: string): ActivityOptions => ({ ...LOCAL(taskQueue), startToCloseTimeout: '10 minutes' });
+/** Replay can take hours; it heartbeats, so a dead worker is noticed in a minute and the watch resumes. */
+const RECOVER = (taskQueue: string): ActivityOptions => ({ ...STREAMING(taskQueue), startToCloseTimeout: '24 hours', retry: { initialInterval: '10 seconds', maximumAttempts: 3 } });
+const VERIFY = (taskQueue: string): ActivityOptions => ({ ...STREAMING(taskQueue), startToCloseTimeout: '2 hours' });
+
+function invalid(message: string): never {
+  throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
+}
+
+/** A refusal from planning becomes the workflow's own failure, with the activity's type and message. */
+function asRefusal(error: unknown): unknown {
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable) {
+    return ApplicationFailure.create({ message: error.cause.message, type: error.cause.type ?? undefined, nonRetryable: true, details: error.cause.details as unknown[] | undefined });
+  }
+  return error;
+}
+
+export async function restorePointInTime(input: RestorePointInTimeInput): Promise<RestorePointInTimeResult> {
+  const started = Date.now();
+  const marks: number[] = [started];
+  const lap = (): number => {
+    marks.push(Date.now());
+    return (marks[marks.length - 1]! - marks[marks.length - 2]!) / 1000;
+  };
+  const { workflowId, runId } = workflowInfo();
+  const stamp = formatStamp(new Date());
+  let state: PitrState = { stage: 'planning' };
+  let plan: PitrPlanSummary | undefined;
+  const show = (next: Partial<PitrState>): void => {
+    state = { ...state, ...next };
+    const lines = [`**${state.stage}**`];
+    if (state.target) lines.push(`target: \`${state.target}\``);
+    if (state.base) lines.push(`base backup: \`${state.base}\``);
+    if (state.dataDir) lines.push(`data directory: \`${state.dataDir}\`, port ${state.port}`);
+    if (state.error) lines.push(`error: ${state.error}`);
+    setCurrentDetails(lines.join('\n\n'));
+  };
+  setHandler(progressQuery, () => state);
+  setHandler(planQuery, () => plan);
+  show({ stage: 'planning' });
+
+  try {
+    // 0. Refuse malformed input before anything runs.
+    if (!input || typeof input.targetTime !== 'string' || input.targetTime.trim() === '') {
+      invalid('--pitr: give the time to recover to, e.g. "2025-10-17 14:30:00+00"');
+    }
+    if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)) {
+      invalid(`--port: must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
+    }
+    const target = await planning.describeBackupTarget();
+    const hostPlan = proxyActivities<Activities>(PLAN(target.backupHostTaskQueue));
+    const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+    const recover = proxyActivities<Activities>(RECOVER(target.backupHostTaskQueue));
+    const verify = proxyActivities<Activities>(VERIFY(target.backupHostTaskQueue));
+
+    // 1. Plan, read-only: parse the time, choose the newest base backup finished before it, check
+    //    the WAL is continuous from its start LSN past the target, check the port is free.
+    plan = await hostPlan.planPointInTimeRecovery({ targetTime: input.targetTime, ...(input.port !== undefined ? { port: input.port } : {}) }).catch((e: unknown) => {
+      throw asRefusal(e);
+    });
+    const planSeconds = lap();
+    show({ stage: 'preparing', target: plan.target.utc, base: plan.base.key, port: plan.port });
+
+    // 2. A new data directory: verified base backup streamed into tar as the postgres user, WAL that
+    //    is only on S3 fetched, restore_command / recovery_target_time / promote, recovery.signal.
+    const prepared = await host.prepareRecoveryDataDir({ plan, stamp, workflowId, runId });
+    const prepareSeconds = lap();
+    show({ stage: 'recovering', dataDir: prepared.dataDir });
+
+    // 3. Start the cluster; it replays WAL up to the target, then promotes.
+    const run = await recover.startRecoveryCluster({ dataDir: prepared.dataDir, port: prepared.port, startLsn: plan.base.startLsn, serverMajor: plan.base.serverMajor });
+    const recoverSeconds = lap();
+
+    // 4. Verify: out of recovery, a copy of the source, nothing after the target; list what it holds.
+    show({ stage: 'verifying' });
+    const verified = await verify.verifyRecoveredCluster({
+      dataDir: prepared.dataDir, port: prepared.port, targetUtc: plan.target.utc, lastTransactionAt: run.recoveryPoint.lastTransactionAt, systemIdentifier: plan.base.systemIdentifier,
+    });
+
+    const verifySeconds = lap();
+
+    // 5. Report the recovery point reached.
+    show({ stage: 'done' });
+    return {
+      dataDir: prepared.dataDir,
+      port: prepared.port,
+      baseKey: plan.base.key,
+      target: plan.target.utc,
+      recoveryPoint: run.recoveryPoint,
+      replayedSegments: run.restoredSegments,
+      plannedSegments: plan.segmentCount,
+      walBytesReplayed: run.walBytesReplayed,
+      databases: verified.databases,
+      warnings: plan.warnings,
+      seconds: (Date.now() - started) / 1000,
+      stageSeconds: { plan: planSeconds, prepare: prepareSeconds, recover: recoverSeconds, verify: verifySeconds },
+    };
+  } catch (error) {
+    show({ stage: 'failed', error: error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error) });
+    throw error;
+  }
+}
