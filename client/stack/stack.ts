@@ -9,8 +9,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { StackFailed } from '../../lib/errors';
+import { findLifeboatBin } from '../../lib/lifeboat-bin';
 import { ensureStackKeys, STACK_KEY_EMAIL, stackKeyPaths, stopGpgAgent } from './keys';
 import { ensureBucket, ensureSourceBuckets, minioClient, minioMarkers, minioPaths, startMinio, waitForMinio, type MinioServerOptions } from './minio-server';
 import {
@@ -76,16 +77,6 @@ function saveState(path: string, state: StackState): void {
   writeFileSync(path, JSON.stringify(state, null, 2));
 }
 
-/** This checkout's `bin/lifeboat.js` (from sources or from dist/). */
-export function lifeboatBin(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'bin', 'lifeboat.js'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new StackFailed('cannot find bin/lifeboat.js above ' + __dirname);
-    dir = parent;
-  }
-  return join(dir, 'bin', 'lifeboat.js');
-}
 
 /**
  * archive_command of the stack's cluster: Lifeboat's own `wal archive` (durable, never overwrites a
@@ -94,7 +85,7 @@ export function lifeboatBin(): string {
  */
 export function stackArchiveCommand(paths: StackPaths): string {
   const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
-  return `${q(process.execPath)} ${q(lifeboatBin())} wal archive --archive-dir ${q(paths.walArchive)} %p %f`;
+  return `${q(process.execPath)} ${q(findLifeboatBin())} wal archive --archive-dir ${q(paths.walArchive)} %p %f`;
 }
 
 interface Components {

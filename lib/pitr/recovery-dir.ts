@@ -225,9 +225,14 @@ const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'
  * restore_command: Lifeboat's own `wal fetch`, local directories only (the run's wal/ first, then
  * the WAL archive). The postgres user cannot read the worker's configuration or keys, so S3 was
  * already handled while preparing; the command needs nothing but these directories.
+ * A segment that is there is copied by the shell directly (starting Node for each of a thousand
+ * segments would double the replay time); `wal fetch` answers for everything else, with its exit
+ * codes: 1 for "no such file" (recovery ends there), 126 for a real error (recovery aborts).
  */
 export function restoreCommand(nodePath: string, lifeboatBin: string, archiveDirs: readonly string[]): string {
-  return [shellQuote(nodePath), shellQuote(lifeboatBin), 'wal', 'fetch', '--no-remote', ...archiveDirs.flatMap((d) => ['--archive-dir', shellQuote(d)]), '%f', '%p'].join(' ');
+  const direct = archiveDirs.map((d) => `{ test -f ${shellQuote(d)}/%f && cp ${shellQuote(d)}/%f %p; }`);
+  const fetch = [shellQuote(nodePath), shellQuote(lifeboatBin), 'wal', 'fetch', '--no-remote', ...archiveDirs.flatMap((d) => ['--archive-dir', shellQuote(d)]), '%f', '%p'].join(' ');
+  return [...direct, fetch].join(' || ');
 }
 
 /** The settings block appended to postgresql.auto.conf (read last, so it wins over everything). */
@@ -260,13 +265,4 @@ export async function configureRecovery(paths: RecoveryPaths, settings: Recovery
   if (owner) for (const path of [auto, signal]) await chown(path, owner.uid, owner.gid);
 }
 
-/** This checkout's bin/lifeboat.js (PostgreSQL runs it as restore_command). */
-export function findLifeboatBin(from = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'bin', 'lifeboat.js'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new PrerequisiteMissing(`cannot find bin/lifeboat.js above ${from}`, 'run the worker from a Lifeboat checkout or install');
-    dir = parent;
-  }
-  return join(dir, 'bin', 'lifeboat.js');
-}
+export { findLifeboatBin } from '../lifeboat-bin';
