@@ -180,12 +180,15 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
   };
 
   return {
-    /** What to back up and where, from this worker's configuration; refuses bad or unknown buckets. */
-    async describeMinioTarget(input: { buckets?: string[] } = {}): Promise<MinioTarget> {
+    /**
+     * What to back up and where, from this worker's configuration; refuses bad bucket names and
+     * (unless `checkExists` is false, as for restores into a source that lost them) unknown buckets.
+     */
+    async describeMinioTarget(input: { buckets?: string[]; checkExists?: boolean } = {}): Promise<MinioTarget> {
       const buckets = input.buckets && input.buckets.length > 0 ? input.buckets : config.minio.buckets;
       buckets.forEach((b, i) => checkBucketName(input.buckets?.length ? `buckets[${i}]` : 'BUCKETS_TO_BACKUP', b));
       const src = source();
-      for (const bucket of buckets) {
+      for (const bucket of input.checkExists === false ? [] : buckets) {
         if (!(await src.bucketExists(bucket))) throw new InputInvalid('bucket', `${bucket} does not exist on ${src.label}`, 'check BUCKETS_TO_BACKUP or the bucket named on the command line');
       }
       return {

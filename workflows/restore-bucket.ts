@@ -49,7 +49,8 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
   if (input.targetBucket !== undefined && bucketNameProblem(input.targetBucket)) invalid(`targetBucket: ${bucketNameProblem(input.targetBucket)}: not a valid bucket name`);
   if (input.server !== undefined && input.server !== 'source' && input.server !== 'backup') invalid('server: must be source or backup');
   if (input.fromReplica !== undefined && input.server === 'backup') invalid('server: a replica restores into the source MinIO');
-  const target = await planning.describeMinioTarget({});
+  // (The source may have lost its buckets: that is why we restore. Their existence is not checked.)
+  const target = await planning.describeMinioTarget({ checkExists: false });
   const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
   const server = input.server ?? 'source';
 

@@ -9,7 +9,8 @@ import { ApplicationFailure, proxyActivities, setCurrentDetails } from '@tempora
 import type { Activities } from '../activities';
 import type { VerifyReport } from '../activities/minio';
 import { checkBucketList } from './backup-buckets';
-import { LOCAL, QUICK, STREAMING } from './options';
+import { raiseAlert } from './alerting';
+import { QUICK, STREAMING } from './options';
 
 export interface VerifyBucketsInput {
   /** Buckets to verify; default BUCKETS_TO_BACKUP. */
@@ -31,7 +32,6 @@ export async function verifyBuckets(input: VerifyBucketsInput = {}): Promise<Ver
   const target = await planning.describeMinioTarget({ buckets });
   if (!target.backupServer) throw ApplicationFailure.nonRetryable('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to verify', 'InputInvalid');
   const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
-  const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
 
   const reports: VerifyReport[] = [];
   for (const bucket of target.buckets) {
@@ -40,11 +40,11 @@ export async function verifyBuckets(input: VerifyBucketsInput = {}): Promise<Ver
     const report = await host.verifyBucket({ bucket });
     reports.push(report);
 
-    // 3. Drift is an alert.
+    // 3. Drift is an alert (delivery retried; a channel that stays down never fails the run).
     if (!report.ok) {
       const parts = [`${report.missing} missing`, `${report.extra} extra`, `${report.different} different`];
       const examples = [...report.samples.different.map((d) => `${d.key} (${d.reason})`), ...report.samples.missing, ...report.samples.extra].slice(0, 5);
-      await hostLocal.notify({
+      await raiseAlert(target.backupHostTaskQueue, {
         severity: 'warning',
         condition: `minio-verify:${bucket}`,
         summary: `bucket ${bucket}: the backup MinIO differs from the source: ${parts.join(', ')}${examples.length ? `; e.g. ${examples.join(', ')}` : ''}`,

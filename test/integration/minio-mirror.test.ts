@@ -114,6 +114,14 @@ describe('MinIO mirror, verify, replicate and restore from the replica', () => {
     expect(again).toMatchObject({ restored: 0, skipped: objects.length });
   });
 
+  it('restores a bucket the source lost entirely (the disaster case) from the replica', async () => {
+    const { source } = stores(worker.config);
+    await dropBucket(source, bucket);
+    const result = await run<RestoreBucketResult>(worker, 'restoreBucket', { fromReplica: bucket });
+    expect(result).toMatchObject({ restored: objects.length, createdBucket: true });
+    expect(await readBucket(source, bucket)).toEqual(expected(objects));
+  });
+
   it('replicates with a lag report, and keeps one idempotent schedule', async () => {
     const { source } = stores(worker.config);
     const fresh = sampleObjects().slice(0, 3).map((o) => ({ ...o, key: `fresh/${o.key}` }));
