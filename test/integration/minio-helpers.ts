@@ -22,7 +22,7 @@ export interface SampleObject {
   metadata: Record<string, string>;
 }
 
-/** Objects with content types and user metadata, awkward keys, an empty one and (optionally) a multipart one. */
+/** Objects with content types and user metadata, awkward keys, an empty one, a folder marker and (optionally) a multipart one. */
 export function sampleObjects(options: { multipartBytes?: number } = {}): SampleObject[] {
   const objects: SampleObject[] = [
     { key: 'profiles/company-1.json', body: Buffer.from(JSON.stringify({ id: 1, name: 'Company 1' })), contentType: 'application/json', metadata: { source: 'crm', 'company-id': '1' } },
@@ -30,6 +30,7 @@ export function sampleObjects(options: { multipartBytes?: number } = {}): Sample
     { key: 'users/1001/avatar.png', body: randomBytes(20_000), contentType: 'image/png', metadata: { 'uploaded-by': 'user-1001' } },
     { key: 'users/1001/docs/contract ü 1.pdf', body: randomBytes(8_000), contentType: 'application/pdf', metadata: { 'original-name': 'contract-1.pdf' } },
     { key: 'empty.txt', body: Buffer.alloc(0), contentType: 'text/plain', metadata: {} },
+    { key: 'folder-marker/', body: Buffer.alloc(0), contentType: 'application/x-directory', metadata: {} },
     { key: `deep/${'segment/'.repeat(20)}long-name-${'x'.repeat(60)}.bin`, body: randomBytes(1_000), contentType: 'application/octet-stream', metadata: { note: 'a key longer than 100 bytes' } },
   ];
   for (let i = 0; i < 20; i++) objects.push({ key: `vectors/batch-${String(i).padStart(4, '0')}.f32`, body: randomBytes(1_000 + i * 97), contentType: 'application/octet-stream', metadata: { dims: '64', batch: String(i) } });

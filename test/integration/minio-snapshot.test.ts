@@ -88,7 +88,10 @@ describe('MinIO snapshots', () => {
       const untar = spawnSync('tar', ['-xzf', 'snapshot.tar.gz'], { cwd: dir });
       expect(untar.status, untar.stderr.toString()).toBe(0);
       const root = snapshot.file.replace(/\.tar\.gz\.gpg$/, '');
-      for (const o of objects) expect(sha256(readFileSync(join(dir, root, o.key))), o.key).toBe(sha256(o.body));
+      for (const o of objects) {
+        if (o.key.endsWith('/')) expect(statSync(join(dir, root, o.key)).isDirectory(), o.key).toBe(true);
+        else expect(sha256(readFileSync(join(dir, root, o.key))), o.key).toBe(sha256(o.body));
+      }
       expect(readdirSync(dir).sort()).toEqual([root, 'snapshot.tar.gz']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
