@@ -9,6 +9,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { withHeartbeats } from './heartbeat';
+import { uploadWithMetadata, type UploadResultSummary } from './upload';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMetadata, type ArtifactMetadata, type BaseMetadata, type GlobalsMetadata, type LogicalMetadata, type TableFacts } from '../lib/catalog/metadata';
@@ -21,8 +22,6 @@ import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { takeBaseBackup as runBaseBackup } from '../lib/postgres/basebackup';
 import { dumpDatabase as runDump, dumpGlobals as runGlobals, type ServerFacts } from '../lib/postgres/dump';
 import { FsStore } from '../lib/storage/fs-store';
-import { uploadFileResumable, type UploadCheckpoint, type UploadResult } from '../lib/storage/multipart';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import { LIFEBOAT_VERSION } from '../lib/version';
 import type { Thresholds } from '../lib/monitor/evaluate';
 
@@ -67,14 +66,7 @@ export interface ArtifactRecord {
   alreadyRecorded?: boolean;
 }
 
-export interface UploadResultSummary {
-  key: string;
-  bytes: number;
-  parts: number;
-  resumedParts: number;
-  alreadyPresent: boolean;
-  location: string;
-}
+export type { UploadResultSummary } from './upload';
 
 const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
 
@@ -236,34 +228,14 @@ export function createBackupActivities({ config, logger }: { config: Config; log
 
     /** Copy an artifact off-site: multipart, resumable from the heartbeat checkpoint, verified; metadata last. */
     async uploadArtifact(input: { key: string }): Promise<UploadResultSummary> {
-      const ctx = Context.current();
-      const settings = s3SettingsFromConfig(config.remote);
-      const remote = new S3Store(settings);
       const metadataPath = local.pathOf(metadataKey(input.key));
       if (!existsSync(metadataPath)) throw new InputInvalid('key', `${input.key} has no metadata: it is not a backup and is not uploaded`);
-      const metadataText = readFileSync(metadataPath, 'utf8');
-      const metadata = parseMetadata(metadataText);
+      const metadataBody = readFileSync(metadataPath);
+      const metadata = parseMetadata(metadataBody.toString('utf8'));
       if (!metadata) throw new InputInvalid('key', `${input.key}.metadata.json is not valid metadata`);
-      const checkpoint = ctx.info.heartbeatDetails as Partial<UploadCheckpoint> | undefined;
-      const result = await withHeartbeats<Partial<UploadCheckpoint>, UploadResult>(checkpoint ?? {}, (beats) => uploadFileResumable({
-        client: remote.client,
-        bucket: settings.bucket,
-        key: input.key,
-        file: local.pathOf(input.key),
-        sha256: metadata.sha256,
-        storageClass: settings.storageClass,
-        partSize: config.remote.partSizeBytes,
-        rateLimit: config.remote.rateLimitBytesPerSecond,
-        checkpoint,
-        onProgress: (cp) => beats.update(cp),
-        signal: ctx.cancellationSignal,
-        endpointForMessages: `${settings.endpoint} (${remote.location})`,
-      }));
-      if (result.bytes !== metadata.bytes) throw new InputInvalid('key', `${input.key} is ${result.bytes} bytes but its metadata says ${metadata.bytes}`);
-      // The metadata object goes last: a remote artifact without it is not a backup.
-      await remote.put(metadataKey(input.key), Buffer.from(metadataText), { contentType: 'application/json' });
+      const result = await uploadWithMetadata(config, { file: local.pathOf(input.key), key: input.key, sha256: metadata.sha256, bytes: metadata.bytes, metadataKey: metadataKey(input.key), metadataBody });
       logger.info({ key: input.key, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent }, 'artifact uploaded');
-      return { key: input.key, bytes: result.bytes, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent, location: remote.location };
+      return result;
     },
   };
 }

@@ -31,12 +31,12 @@ import { compareContent, pairListings, type ContentFacts } from '../lib/minio/pl
 import { writeSnapshot } from '../lib/minio/snapshot';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { ensureLocalCopy } from '../lib/restore/fetch';
-import { uploadFileResumable, type UploadCheckpoint, type UploadResult } from '../lib/storage/multipart';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import type { ObjectInfo, Store } from '../lib/storage/store';
 import { getBuffer } from '../lib/storage/store';
 import { LIFEBOAT_VERSION } from '../lib/version';
 import { startHeartbeats, withHeartbeats } from './heartbeat';
+import { uploadWithMetadata, type UploadResultSummary } from './upload';
 
 export interface MinioTarget {
   buckets: string[];
@@ -264,35 +264,22 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
     },
 
     /** Copy a snapshot off-site (minio-snapshots/<file>): resumable, verified; the metadata object last. */
-    async uploadSnapshot(input: { file: string }): Promise<{ key: string; bytes: number; parts: number; resumedParts: number; alreadyPresent: boolean; location: string }> {
-      const ctx = Context.current();
+    async uploadSnapshot(input: { file: string }): Promise<UploadResultSummary> {
       const file = snapshotFileOf(input.file);
       const metadata = readLocalMetadata(file);
       if (!metadata) throw new InputInvalid('file', `${file} has no metadata in ${snapshotDir}: it is not a snapshot and is not uploaded`);
-      const settings = s3SettingsFromConfig(config.remote);
-      const remote = new S3Store(settings);
       const key = remoteSnapshotKey(file);
-      const checkpoint = ctx.info.heartbeatDetails as Partial<UploadCheckpoint> | undefined;
-      const result = await withHeartbeats<Partial<UploadCheckpoint>, UploadResult>(checkpoint ?? {}, (beats) =>
-        uploadFileResumable({
-          client: remote.client,
-          bucket: settings.bucket,
-          key,
-          file: join(snapshotDir, file),
-          sha256: metadata.sha256,
-          storageClass: settings.storageClass,
-          contentType: 'application/octet-stream',
-          partSize: config.remote.partSizeBytes,
-          rateLimit: config.remote.rateLimitBytesPerSecond,
-          checkpoint,
-          onProgress: (cp) => beats.update(cp),
-          signal: ctx.cancellationSignal,
-          endpointForMessages: `${settings.endpoint} (${remote.location})`,
-        }),
-      );
-      await remote.put(`${key}${SNAPSHOT_METADATA_SUFFIX}`, readFileSync(join(snapshotDir, `${file}${SNAPSHOT_METADATA_SUFFIX}`)), { contentType: 'application/json' });
+      const result = await uploadWithMetadata(config, {
+        file: join(snapshotDir, file),
+        key,
+        sha256: metadata.sha256,
+        bytes: metadata.bytes,
+        metadataKey: `${key}${SNAPSHOT_METADATA_SUFFIX}`,
+        metadataBody: readFileSync(join(snapshotDir, `${file}${SNAPSHOT_METADATA_SUFFIX}`)),
+        contentType: 'application/octet-stream',
+      });
       logger.info({ key, parts: result.parts, resumedParts: result.resumedParts }, 'snapshot uploaded');
-      return { key, bytes: result.bytes, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent, location: remote.location };
+      return result;
     },
 
     /**

@@ -37,3 +37,14 @@ export async function connectClient(config: Config): Promise<Client> {
   });
   return new Client({ connection, namespace: config.temporal.namespace });
 }
+
+/** Run `fn` with validated config and a connected client; the connection is always closed. */
+export async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadCliContext();
+  const client = await connectClient(config);
+  try {
+    return await fn(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}

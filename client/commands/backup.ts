@@ -14,7 +14,7 @@ import { walArchiveDir } from '../../activities/wal';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
 import type { CommandSpec } from '../command-table';
-import { connectClient, loadCliContext } from '../context';
+import { loadCliContext, withClient } from '../context';
 import { formatAge, formatBytes, table } from '../format';
 import { lifeboatSearchAttributes } from '../search-attributes';
 import { runWalCli } from '../wal-cli';
@@ -48,15 +48,6 @@ export function describeBaseBackup(r: BackupBaseResult): string {
   return `${r.key} ${formatBytes(r.bytes)}, LSN ${r.startLsn}..${r.stopLsn} timeline ${r.timeline}${r.uploaded ? `, copied off-site, ${r.walShipped} WAL files shipped` : ''}`;
 }
 
-async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
-  const { config } = loadCliContext();
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 function uiLink(config: Config, workflowId: string): string {
   return `workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})`;

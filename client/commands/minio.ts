@@ -17,7 +17,7 @@ import type { ReplicateBucketsResult } from '../../workflows/replicate-buckets';
 import type { RestoreBucketInput, RestoreBucketResult } from '../../workflows/restore-bucket';
 import type { VerifyBucketsResult } from '../../workflows/verify-buckets';
 import type { CommandSpec } from '../command-table';
-import { connectClient, loadCliContext } from '../context';
+import { connectClient, loadCliContext, withClient } from '../context';
 import { EXIT } from '../exit-codes';
 import { formatAge, formatBytes, table } from '../format';
 import { applySchedules } from '../schedules';
@@ -95,15 +95,6 @@ export async function ensureMinioReplicationSchedule(client: Client, config: Con
   return { id: declared.id, outcome: plan.create.length ? 'created' : plan.update.length ? 'updated' : 'unchanged' };
 }
 
-async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
-  const { config } = loadCliContext();
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 const started = (config: Config, workflowId: string): string => `started workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})\n`;
 

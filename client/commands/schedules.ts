@@ -1,11 +1,10 @@
 /** `lifeboat schedules apply|list|pause|unpause|trigger|backfill`: Temporal Schedules as code. */
-import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { Config } from '../../lib/config/load';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { InputInvalid } from '../../lib/errors';
 import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../../lib/schedules/declared';
 import type { SchedulePlan } from '../../lib/schedules/plan';
 import type { CommandSpec } from '../command-table';
-import { connectClient, loadCliContext } from '../context';
+import { withClient } from '../context';
 import { table } from '../format';
 import { applySchedules, ownedScheduleIds } from '../schedules';
 
@@ -25,15 +24,6 @@ function scheduleId(name: string | undefined): string {
   return name.startsWith(DEFAULT_SCHEDULE_PREFIX) ? name : `${DEFAULT_SCHEDULE_PREFIX}${name}`;
 }
 
-async function withClient<T>(fn: (client: Client, config: Config) => Promise<T>): Promise<T> {
-  const { config } = loadCliContext();
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 function parseTime(field: string, text: unknown): Date {
   const date = new Date(String(text));

@@ -7,36 +7,24 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseMetadata, type LogicalMetadata } from '../../lib/catalog/metadata';
 import type { Config } from '../../lib/config/load';
-import { FINGERPRINT_SETTINGS } from '../../lib/postgres/dump';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import { getBuffer } from '../../lib/storage/store';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
-import { historyText, startTestWorker, type TestWorkerHandle } from './helpers';
+import { historyText, startTestWorker, type TestWorkerHandle, queryDb } from './helpers';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-async function query<T>(config: Config, database: string, sql: string): Promise<T[]> {
-  const client = new Client({ host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    for (const s of FINGERPRINT_SETTINGS) await client.query(s);
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 /** Row counts and whole-table md5s of the sample tables. */
 async function contents(config: Config, database: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of ['companies', 'filings', 'events', 'embeddings']) {
-    const [row] = await query<{ n: string; md5: string }>(config, database, `SELECT count(*) AS n, md5(string_agg(t::text, E'\\n' ORDER BY id)) AS md5 FROM ${table} t`);
+    const [row] = await queryDb<{ n: string; md5: string }>(config, database, `SELECT count(*) AS n, md5(string_agg(t::text, E'\\n' ORDER BY id)) AS md5 FROM ${table} t`);
     out[table] = `${row!.n}:${row!.md5}`;
   }
   return out;

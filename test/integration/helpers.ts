@@ -5,6 +5,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { loadConfig, readRawEnv, type Config, type RawEnv } from '../../lib/config/load';
 import { createLogger, type Logger } from '../../lib/logger';
+import { Client as PgClient } from 'pg';
+import { FINGERPRINT_SETTINGS } from '../../lib/postgres/dump';
 import { installRuntime } from '../../workers/runtime';
 import { createWorkers, WORKFLOWS_PATH, type LifeboatWorkerOptions, type LifeboatWorkers } from '../../workers/worker';
 
@@ -92,4 +94,16 @@ export function historyText(history: unknown): string {
     return value;
   });
   return `${text}\n${decoded.join('\n')}`;
+}
+
+/** Run one SQL statement against `database` on the configured server (fingerprint settings on). */
+export async function queryDb<T>(config: Config, database: string, text: string): Promise<T[]> {
+  const client = new PgClient({ host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database });
+  await client.connect();
+  try {
+    for (const s of FINGERPRINT_SETTINGS) await client.query(s);
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
 }

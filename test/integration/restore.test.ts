@@ -9,42 +9,30 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readVerification } from '../../activities/restore';
 import type { Config } from '../../lib/config/load';
-import { FINGERPRINT_SETTINGS } from '../../lib/postgres/dump';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
 import type { RestoreDatabaseResult, RestoreState } from '../../workflows/restore-database';
 import type { VerifyBackupsResult } from '../../workflows/verify-backups';
-import { stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { stackEnvFile, startTestWorker, type TestWorkerHandle, queryDb } from './helpers';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const FIXTURE_KEY = 'daily/fixture_db_daily_20250101-000000.sql.zst.gpg';
 
-async function sql<T>(config: Config, database: string, text: string): Promise<T[]> {
-  const client = new Client({ host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    for (const s of FINGERPRINT_SETTINGS) await client.query(s);
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 async function fingerprint(config: Config, database: string, tables: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const t of tables) {
-    const [row] = await sql<{ n: string; md5: string }>(config, database, `SELECT count(*) AS n, md5(string_agg(x::text, E'\\n' ORDER BY id)) AS md5 FROM ${t} x`);
+    const [row] = await queryDb<{ n: string; md5: string }>(config, database, `SELECT count(*) AS n, md5(string_agg(x::text, E'\\n' ORDER BY id)) AS md5 FROM ${t} x`);
     out.push(`${t}:${row!.n}:${row!.md5}`);
   }
   return out;
 }
 
 async function databases(config: Config): Promise<string[]> {
-  return (await sql<{ datname: string }>(config, 'postgres', 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname);
+  return (await queryDb<{ datname: string }>(config, 'postgres', 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname);
 }
 
 /** Put a fixture variant into BACKUP_ROOT under a unique stamp (metadata key rewritten to match). */
@@ -103,12 +91,12 @@ describe('restoreDatabase', () => {
   it('refuses to restore over production without the approval Update, and replaces only after it', async () => {
     // A production database of our own, so the suite's `corporate_intel` is never swapped.
     const production = `prod_${Date.now()}`;
-    await sql(worker.config, 'postgres', `CREATE DATABASE ${production} TEMPLATE ${worker.config.db.name}`);
+    await queryDb(worker.config, 'postgres', `CREATE DATABASE ${production} TEMPLATE ${worker.config.db.name}`);
     created.push(production);
     const prod = await startTestWorker({ overrides: { DB_NAME: production } });
     try {
       const ours = (await prod.env.client.workflow.execute('backupDatabase', { taskQueue: prod.taskQueue, workflowId: `test-prodbackup-${Date.now()}`, args: [{ tier: 'daily' }] })) as BackupDatabaseResult;
-      await sql(prod.config, production, 'DELETE FROM embeddings WHERE id > 10'); // production drifts after the backup
+      await queryDb(prod.config, production, 'DELETE FROM embeddings WHERE id > 10'); // production drifts after the backup
       const drifted = await fingerprint(prod.config, production, ['embeddings']);
 
       // Naming production as the target without replaceProduction is refused before any work.
@@ -128,7 +116,7 @@ describe('restoreDatabase', () => {
       expect(result.replaced?.production).toBe(production);
       created.push(result.replaced!.keptAs);
       expect(await fingerprint(prod.config, result.replaced!.keptAs, ['embeddings'])).toEqual(drifted);
-      expect((await sql<{ n: string }>(prod.config, production, 'SELECT count(*) AS n FROM embeddings'))[0]!.n).toBe('2000');
+      expect((await queryDb<{ n: string }>(prod.config, production, 'SELECT count(*) AS n FROM embeddings'))[0]!.n).toBe('2000');
     } finally {
       await prod.stop();
     }
