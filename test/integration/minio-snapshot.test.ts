@@ -187,3 +187,36 @@ describe('MinIO snapshots', () => {
     });
   });
 });
+
+describe('MinIO snapshots with SNAPSHOT_COMPRESSION=zstd, unencrypted', () => {
+  const bucket = testBucket('zstd');
+  const objects = sampleObjects();
+  let worker: TestWorkerHandle;
+  let file: string | undefined;
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ overrides: { BUCKETS_TO_BACKUP: bucket, SNAPSHOT_COMPRESSION: 'zstd', ENCRYPT_BACKUPS: 'false', REMOTE_STORAGE: 'false' } });
+    await seedBucket(worker.config, bucket, objects);
+  });
+  afterAll(async () => {
+    const s = stores(worker.config);
+    await dropBucket(s.source, bucket);
+    await dropBucket(s.source, `${bucket}-r`);
+    if (file) for (const f of [file, `${file}.metadata.json`]) rmSync(join(worker.config.minio.backupRoot, 'snapshots', f), { force: true });
+    await worker.stop();
+  });
+
+  it('writes <bucket>_<stamp>.tar.zst that zstd -d | tar -x reads, and restores it', async () => {
+    const result = (await worker.env.client.workflow.execute('backupBuckets', { taskQueue: worker.taskQueue, workflowId: `test-zstd-${Date.now()}`, args: [{}] })) as BackupBucketsResult;
+    file = result.snapshots[0]!.file;
+    expect(file).toBe(`${bucket}_${result.stamp}.tar.zst`);
+    const path = join(worker.config.minio.backupRoot, 'snapshots', file);
+    expect(readFileSync(path).subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])); // zstd frame magic
+    const listing = spawnSync('sh', ['-c', 'zstd -d -c "$1" | tar -tf -', 'sh', path], { encoding: 'utf8' });
+    expect(listing.status, listing.stderr).toBe(0);
+    expect(listing.stdout).toContain(`${bucket}_${result.stamp}/profiles/company-1.json`);
+    const restored = (await worker.env.client.workflow.execute('restoreBucket', { taskQueue: worker.taskQueue, workflowId: `test-zstd-restore-${Date.now()}`, args: [{ snapshot: file, targetBucket: `${bucket}-r` }] })) as RestoreBucketResult;
+    expect(restored.restored).toBe(objects.length);
+    expect(await readBucket(stores(worker.config).source, `${bucket}-r`)).toEqual(expected(objects));
+  });
+});
