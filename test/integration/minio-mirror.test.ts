@@ -5,7 +5,9 @@
  * propagate only when asked; stopping the source MinIO mid-mirror costs a retry that resumes from the
  * checkpoint, and the result has every object exactly once.
  */
+import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import type { MirrorBucketsResult } from '../../workflows/mirror-buckets';
 import type { ReplicateBucketsResult } from '../../workflows/replicate-buckets';
 import type { RestoreBucketResult } from '../../workflows/restore-bucket';
 import type { VerifyBucketsResult } from '../../workflows/verify-buckets';
-import { startTestWorker, type TestWorkerHandle } from './helpers';
+import { stackEnvFile, startTestWorker, testConfig, uniqueQueues, type TestWorkerHandle } from './helpers';
 import { dropBucket, expected, failureOf, pendingActivity, putMultipart, readBucket, sampleObjects, seedBucket, stores, testBucket, until, type SampleObject } from './minio-helpers';
 
 function start(worker: TestWorkerHandle, type: string, input: unknown) {
@@ -207,5 +209,55 @@ describe('mirror survives the source MinIO going away', () => {
     expect(dst.size).toBe(count);
     expect([...dst.keys()]).toEqual([...src.keys()]);
     for (const [key, s] of src) expect(dst.get(key)!.sha256, key).toBe(s.sha256);
+  });
+});
+
+describe('mirror survives its worker being killed', () => {
+  const bucket = testBucket('killed');
+  const count = 2500;
+  const queues = uniqueQueues();
+  const overrides = { BUCKETS_TO_BACKUP: bucket, MIRROR_CONCURRENCY: '1' };
+  const config = testConfig({ ...queues, ...overrides });
+  let client: Client;
+
+  beforeAll(async () => {
+    client = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
+    await seedBucket(config, bucket, Array.from({ length: count }, (_, i) => ({ key: `obj/${String(i).padStart(5, '0')}`, body: randomBytes(2048), contentType: 'text/plain', metadata: {} })));
+  });
+  afterAll(async () => {
+    const s = stores(config);
+    await dropBucket(s.source, bucket);
+    await dropBucket(s.backup, bucket);
+    await client?.connection.close();
+  });
+
+  it('resumes from the last checkpoint on a new worker process and completes with every object', async () => {
+    const env = { ...process.env, LIFEBOAT_ENV_FILE: stackEnvFile(), LOG_LEVEL: 'warn', ...queues, ...overrides };
+    const startWorker = (): ChildProcess => spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'lifeboat.js'), 'worker'], { env, stdio: 'ignore' });
+    let worker = startWorker();
+    try {
+      const handle = await client.workflow.start('mirrorBuckets', { taskQueue: config.temporal.taskQueue, workflowId: `test-kill-mirror-${Date.now()}`, args: [{}] });
+      // A checkpoint past the first 200 keys has reached the server: kill the worker outright.
+      const cursor = await until('a checkpoint past obj/00200', async () => {
+        const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'mirrorBucket');
+        const payload = pending?.heartbeatDetails?.payloads?.[0];
+        const cp = payload ? defaultPayloadConverter.fromPayload<Partial<MirrorCheckpoint>>(payload) : undefined;
+        return cp?.cursor && cp.cursor > 'obj/00200' ? cp.cursor : undefined;
+      });
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      worker = startWorker();
+      const result = ((await handle.result()) as MirrorBucketsResult).buckets[0]!;
+      expect(result.attempts).toBeGreaterThanOrEqual(2);
+      expect(result.resumedAfter! >= cursor).toBe(true);
+      expect(result.sourceObjects).toBe(count);
+      expect(result.copied + result.skipped).toBe(count);
+      const { source, backup } = stores(config);
+      const [src, dst] = [await readBucket(source, bucket), await readBucket(backup, bucket)];
+      expect([...dst.keys()]).toEqual([...src.keys()]);
+      for (const [key, o] of src) expect(dst.get(key)!.sha256, key).toBe(o.sha256);
+    } finally {
+      worker.kill('SIGKILL');
+    }
   });
 });
