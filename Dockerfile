@@ -11,7 +11,8 @@ COPY activities activities
 COPY workflows workflows
 COPY workers workers
 COPY client client
-RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && npm prune --omit=dev
+COPY scripts scripts
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node scripts/bundle-workflows.js && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 RUN apt-get update \

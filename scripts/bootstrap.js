@@ -36,6 +36,7 @@ function ensureDependencies() {
 
 function build() {
   step('building (tsc)', process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+  step('bundling workflows', process.execPath, [path.join(root, 'scripts', 'bundle-workflows.js')]);
 }
 
 const [major, minor] = process.versions.node.split('.').map(Number);

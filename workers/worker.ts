@@ -3,6 +3,7 @@
  * activities) and one on this host's pinned queue (activities that need this host's disk).
  * The Runtime (logger, metrics) must be installed before this is called (workers/runtime.ts).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from '../activities';
@@ -10,6 +11,8 @@ import type { Config } from '../lib/config/load';
 import type { Logger } from '../lib/logger';
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows');
+/** Pre-built by scripts/bundle-workflows.js after tsc (dist/workflow-bundle.js). */
+export const WORKFLOW_BUNDLE_PATH = join(__dirname, '..', 'workflow-bundle.js');
 
 export interface LifeboatWorkerOptions {
   config: Config;
@@ -62,7 +65,11 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
   const general = await Worker.create({
     ...common,
     taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : existsSync(WORKFLOW_BUNDLE_PATH)
+        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+        : { workflowsPath: WORKFLOWS_PATH }),
   });
   const pinned = await Worker.create({ ...common, taskQueue: hostTaskQueue });
   const workers = [general, pinned];
