@@ -45,6 +45,7 @@ export async function uploadWithMetadata(config: Config, input: UploadInput): Pr
       storageClass: settings.storageClass,
       contentType: input.contentType,
       partSize: config.remote.partSizeBytes,
+      concurrency: config.remote.uploadConcurrency,
       rateLimit: config.remote.rateLimitBytesPerSecond,
       checkpoint,
       onProgress: (cp) => beats.update(cp),

@@ -45,6 +45,7 @@ export interface Config {
     region: string;
     storageClass: string;
     partSizeBytes: number;
+    uploadConcurrency: number;
     rateLimitBytesPerSecond: number | undefined;
     accessKeyId: string | undefined;
     secretAccessKey: string | undefined;
@@ -205,7 +206,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
     db: { host: req('DB_HOST'), port: num('DB_PORT') ?? 5432, name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
     backupRoot: req('BACKUP_ROOT'),
     restore: { timeZone: req('RESTORE_TIME_ZONE'), dataRoot: req('RESTORE_DATA_ROOT'), port: num('RESTORE_PORT') ?? 55432 },
-    compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? (algorithm === 'zstd' ? 3 : 6) },
+    compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? (algorithm === 'zstd' ? 1 : 6) },
     dumpFormat: req('DUMP_FORMAT') as 'plain' | 'custom',
     encryption: {
       enabled: v.ENCRYPT_BACKUPS as boolean,
@@ -222,6 +223,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       region: req('S3_REGION'),
       storageClass: req('S3_STORAGE_CLASS'),
       partSizeBytes: (num('S3_PART_SIZE_MB') ?? 16) * 1024 * 1024,
+      uploadConcurrency: num('S3_UPLOAD_CONCURRENCY') ?? 3,
       rateLimitBytesPerSecond: num('UPLOAD_RATE_LIMIT_MBPS') !== undefined ? num('UPLOAD_RATE_LIMIT_MBPS')! * 1024 * 1024 : undefined,
       accessKeyId: str('AWS_ACCESS_KEY_ID'),
       secretAccessKey: str('AWS_SECRET_ACCESS_KEY'),

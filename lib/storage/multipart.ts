@@ -51,6 +51,8 @@ export interface UploadFileOptions {
   onProgress?: (checkpoint: UploadCheckpoint) => void;
   /** Bandwidth cap in bytes per second. */
   rateLimit?: number;
+  /** Parts sent at the same time (default 3); memory is about (concurrency + 1) x partSize. */
+  concurrency?: number;
   signal?: AbortSignal;
   endpointForMessages: string;
 }
@@ -88,10 +90,11 @@ export async function uploadFileResumable(options: UploadFileOptions): Promise<U
 
   const handle = await open(options.file, 'r');
   try {
-    const readPart = async (index: number): Promise<Buffer> => {
+    /** Part `index` of the file, read into `into` (reused) or a fresh buffer. */
+    const readPart = async (index: number, into?: Buffer): Promise<Buffer> => {
       const start = index * partSize;
       const length = Math.min(partSize, size - start);
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buffer, 0, length, start);
       if (bytesRead !== length) throw new ChecksumMismatch(`${options.file} shrank while uploading (read ${bytesRead} of ${length} bytes at ${start})`);
       return buffer;
@@ -131,34 +134,61 @@ export async function uploadFileResumable(options: UploadFileOptions): Promise<U
     report();
 
     // One pass over the file in order: every part is read once, hashed into the whole file's sha256,
-    // and either matched to the part the server holds or sent.
+    // and either matched to the part the server holds or sent. Up to `concurrency` parts are in
+    // flight; their buffers come from a pool, so memory stays at (concurrency + 1) parts.
     const whole = createHash('sha256');
     const started = Date.now();
+    const concurrency = Math.max(1, options.concurrency ?? 3);
+    const pool: Buffer[] = [];
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
     let sentThisAttempt = 0;
     for (let n = 1; n <= partsTotal; n++) {
       options.signal?.throwIfAborted();
-      const body = await readPart(n - 1);
+      if (failure !== undefined) break;
+      const buffer = pool.pop() ?? Buffer.allocUnsafe(partSize);
+      const body = await readPart(n - 1, buffer);
       whole.update(body);
       const digest = md5(body);
       const held = onServer.get(n);
       if (held && held.etag === digest.toString('hex') && held.size === body.length) {
         resumedParts++;
-      } else {
-        const result = await client
-          .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64') }), { abortSignal: options.signal })
-          .catch(fail);
-        if (unquote(result.ETag) !== digest.toString('hex')) {
-          throw new ChecksumMismatch(`part ${n} of ${key}: server ETag ${unquote(result.ETag)} is not the part's MD5 ${digest.toString('hex')}`);
-        }
-        sentThisAttempt += body.length;
+        done.set(n, digest);
+        bytesDone += body.length;
+        pool.push(buffer);
+        report();
+        continue;
       }
-      done.set(n, digest);
-      bytesDone += body.length;
-      report();
-      if (options.rateLimit && sentThisAttempt > 0) {
+      while (inflight.size >= concurrency) await Promise.race(inflight);
+      const part = n;
+      const sending: Promise<void> = client
+        .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: part, Body: body, ContentLength: body.length, ContentMD5: digest.toString('base64') }), { abortSignal: options.signal })
+        .then((result) => {
+          if (unquote(result.ETag) !== digest.toString('hex')) {
+            throw new ChecksumMismatch(`part ${part} of ${key}: server ETag ${unquote(result.ETag)} is not the part's MD5 ${digest.toString('hex')}`);
+          }
+          done.set(part, digest);
+          bytesDone += body.length;
+          report();
+        })
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          inflight.delete(sending);
+          pool.push(buffer);
+        });
+      inflight.add(sending);
+      sentThisAttempt += body.length;
+      if (options.rateLimit) {
         const ahead = (sentThisAttempt / options.rateLimit) * 1000 - (Date.now() - started);
         if (ahead > 0) await delay(ahead, undefined, { signal: options.signal });
       }
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) {
+      if (failure instanceof ChecksumMismatch) throw failure;
+      fail(failure);
     }
 
     // Never complete an object whose sha256 metadata would not describe its bytes: the parts are

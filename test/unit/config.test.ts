@@ -18,7 +18,7 @@ describe('configuration schema', () => {
     expect(config?.backupRoot).toBe('/var/backups/postgres');
     expect(config?.encryption.enabled).toBe(true);
     expect(config?.remote.enabled).toBe(false);
-    expect(config?.compression).toEqual({ algorithm: 'zstd', level: 3 });
+    expect(config?.compression).toEqual({ algorithm: 'zstd', level: 1 });
     expect(config?.minio.buckets).toEqual(['company-data', 'embeddings', 'user-uploads']);
     expect(config?.temporal.hostTaskQueue).toMatch(/^lifeboat@/);
   });
