@@ -373,6 +373,8 @@ describe('uploadFileResumable against MinIO', () => {
     let checkpoint: UploadCheckpoint | undefined;
     const error = await uploadFileResumable(
       optionsFor(key, {
+        // One part at a time, so "interrupted after the first part" is exact.
+        concurrency: 1,
         signal: controller.signal,
         onProgress: (cp) => {
           checkpoint = { ...cp };
