@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
 import { Client } from 'pg';
 import { StackFailed } from '../../lib/errors';
+import { postgresOsUser } from '../../lib/postgres/os-user';
 import { processCommandLine, run, waitUntil } from './processes';
 import { SAMPLE_DATA_SQL } from './sample-data';
 
@@ -26,14 +26,6 @@ export interface PostgresServerOptions {
 export const DB_SUPERUSER = 'postgres';
 export const SAMPLE_DATABASE = 'corporate_intel';
 
-/** uid/gid of the `postgres` OS user when we run as root; undefined otherwise. */
-export function postgresOsUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new StackFailed('running as root but there is no `postgres` OS user', 'install the postgresql package (it creates the user) or run as a normal user');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
 
 export function pgPaths(dir: string): { root: string; data: string; run: string; log: string } {
   const root = join(dir, 'postgres');
@@ -205,7 +197,3 @@ export async function ensureSampleDatabase(options: PostgresServerOptions): Prom
   return { created: true };
 }
 
-/** The OS user name processes of the cluster run as (for messages). */
-export function clusterOsUser(): string {
-  return postgresOsUser() ? 'postgres' : userInfo().username;
-}

@@ -12,10 +12,11 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from 'node:path';
 import { StackFailed } from '../../lib/errors';
 import { findLifeboatBin } from '../../lib/lifeboat-bin';
+import { postgresOsUser } from '../../lib/postgres/os-user';
 import { ensureStackKeys, STACK_KEY_EMAIL, stackKeyPaths, stopGpgAgent } from './keys';
 import { ensureBucket, ensureSourceBuckets, minioClient, minioMarkers, minioPaths, startMinio, waitForMinio, type MinioServerOptions } from './minio-server';
 import {
-  ensureSampleDatabase, initCluster, pgPaths, postgresOsUser, postmasterPid, SAMPLE_DATABASE, startPostgres, stopPostgres, type PostgresServerOptions,
+  ensureSampleDatabase, initCluster, pgPaths, postmasterPid, SAMPLE_DATABASE, startPostgres, stopPostgres, type PostgresServerOptions,
 } from './postgres-server';
 import { isOurProcess, portOpen, stopProcess } from './processes';
 import type { StackSettings } from './settings';

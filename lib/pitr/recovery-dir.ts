@@ -19,6 +19,7 @@ import { Transform } from 'node:stream';
 import type { PrivateKey } from 'openpgp';
 import type { Encoding } from '../catalog/names';
 import { ConflictingArtifact, PrerequisiteMissing, ToolFailed } from '../errors';
+import { postgresOsUser } from '../postgres/os-user';
 import { decodeStream } from '../pipeline/codec';
 import { writeFileAtomic } from '../pipeline/atomic-file';
 
@@ -71,11 +72,7 @@ export function runDirOf(dataDir: string): string {
  * undefined otherwise, and then the cluster runs as the worker's own user.
  */
 export function clusterOwner(): OsOwner | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-  if (!line) throw new PrerequisiteMissing('running as root but there is no `postgres` OS user to run the recovered cluster', 'install the postgresql package (it creates the user) or run the worker as the postgres user');
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
+  return postgresOsUser();
 }
 
 /** Environment for processes of the recovered cluster: nothing of the worker's (no secrets). */
