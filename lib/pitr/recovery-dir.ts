@@ -19,7 +19,7 @@ import { Transform } from 'node:stream';
 import type { PrivateKey } from 'openpgp';
 import type { Encoding } from '../catalog/names';
 import { ConflictingArtifact, PrerequisiteMissing, ToolFailed } from '../errors';
-import { postgresOsUser } from '../postgres/os-user';
+import { postgresOsUser, type OsOwner } from '../postgres/os-user';
 import { decodeStream } from '../pipeline/codec';
 import { writeFileAtomic } from '../pipeline/atomic-file';
 
@@ -32,10 +32,7 @@ export interface RecoveryPaths {
   markerFile: string;
 }
 
-export interface OsOwner {
-  uid: number;
-  gid: number;
-}
+export type { OsOwner } from '../postgres/os-user';
 
 export interface RecoveryMarker {
   workflowId: string;
