@@ -1,6 +1,7 @@
 # The Lifeboat worker and CLI image. Build: docker build -t lifeboat .
-# Holds the PostgreSQL 15 client tools (pg_dump, pg_dumpall, pg_basebackup, psql, pg_restore),
-# GnuPG and zstd, so every artifact can also be restored by hand from inside the container.
+# Holds PostgreSQL 15 (client tools pg_dump, pg_dumpall, pg_basebackup, psql, pg_restore, and the
+# server binaries that point-in-time recovery starts a recovered cluster with), GnuPG, zstd and
+# tar, so every artifact can also be restored by hand from inside the container.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -16,7 +17,7 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node scripts/
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 gnupg zstd ca-certificates tini \
+ && apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15 gnupg zstd tar ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
