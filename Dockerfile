@@ -16,7 +16,8 @@ COPY scripts scripts
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node scripts/bundle-workflows.js && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-RUN apt-get update \
+RUN mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf \
+ && apt-get update \
  && apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15 gnupg zstd tar ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
