@@ -176,19 +176,8 @@ export function createBackupActivities({ config, logger }: { config: Config; log
 
     /** Where monitoring runs and its thresholds (from this worker's config; no secrets). */
     async describeMonitoring(): Promise<{ backupHostTaskQueue: string; thresholds: Thresholds }> {
-      const m = config.monitor;
-      return {
-        backupHostTaskQueue: config.temporal.backupHostTaskQueue,
-        thresholds: {
-          maxBackupAgeHours: m.maxBackupAgeHours,
-          sizeMinPercent: m.sizeMinPercent,
-          sizeMaxPercent: m.sizeMaxPercent,
-          diskWarnPercent: m.diskWarnPercent,
-          diskCriticalPercent: m.diskCriticalPercent,
-          successRatePercent: m.successRatePercent,
-          walMaxAgeMinutes: m.walMaxAgeMinutes,
-        },
-      };
+      const { metricsPort: _port, ...thresholds } = config.monitor;
+      return { backupHostTaskQueue: config.temporal.backupHostTaskQueue, thresholds };
     },
 
     /** Write the metadata record beside the artifact. Only now is the artifact a backup. */

@@ -79,11 +79,16 @@ export type BaseMetadata = z.infer<typeof baseMetadata>;
 export type WalMetadata = z.infer<typeof walMetadata>;
 export type ArtifactMetadata = z.infer<typeof artifactMetadata>;
 
-export function parseMetadata(text: string): ArtifactMetadata | undefined {
+/** Parse JSON text against a schema; undefined when it is not JSON or does not match. */
+export function parseJsonWith<T>(schema: z.ZodType<T>, text: string): T | undefined {
   try {
-    const result = artifactMetadata.safeParse(JSON.parse(text));
+    const result = schema.safeParse(JSON.parse(text));
     return result.success ? result.data : undefined;
   } catch {
     return undefined;
   }
+}
+
+export function parseMetadata(text: string): ArtifactMetadata | undefined {
+  return parseJsonWith(artifactMetadata, text);
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigInvalid, type ConfigProblem } from '../errors';
+import type { Thresholds } from '../monitor/evaluate';
 import type { Severity } from '../notify/alert';
 import { parseAlertRoutes, type Channel } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
@@ -61,16 +62,7 @@ export interface Config {
   };
   schedules: { timeZone: string; overrides: Record<string, string> };
   retention: { daily: number; weekly: number; monthly: number; walLocalDays: number; walRemoteDays: number; snapshotDays: number; archiveStorageClass: string | undefined; archiveAfterDays: number };
-  monitor: {
-    maxBackupAgeHours: number;
-    sizeMinPercent: number;
-    sizeMaxPercent: number;
-    diskWarnPercent: number;
-    diskCriticalPercent: number;
-    successRatePercent: number;
-    walMaxAgeMinutes: number;
-    metricsPort: number | undefined;
-  };
+  monitor: Thresholds & { metricsPort: number | undefined };
   minio: {
     source: MinioEndpointConfig;
     backup: MinioEndpointConfig | undefined;

@@ -6,6 +6,7 @@
  * PostgreSQL artifacts (lib/catalog/metadata.ts), with its own kind.
  */
 import { z } from 'zod';
+import { parseJsonWith } from '../catalog/metadata';
 
 export const manifestEntry = z.object({
   key: z.string().min(1),
@@ -48,10 +49,5 @@ export const snapshotMetadata = z.object({
 export type SnapshotMetadata = z.infer<typeof snapshotMetadata>;
 
 export function parseSnapshotMetadata(text: string): SnapshotMetadata | undefined {
-  try {
-    const result = snapshotMetadata.safeParse(JSON.parse(text));
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonWith(snapshotMetadata, text);
 }
