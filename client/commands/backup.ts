@@ -10,6 +10,7 @@ import { InputInvalid } from '../../lib/errors';
 import { FsStore } from '../../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import { walBacklog } from '../../lib/wal/remote';
+import { readVerification } from '../../activities/restore';
 import { walArchiveDir } from '../../activities/wal';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
@@ -53,10 +54,11 @@ function uiLink(config: Config, workflowId: string): string {
   return `workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})`;
 }
 
-export function catalogRows(entries: CatalogEntry[], now = Date.now()): string[][] {
-  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'KEY']];
+export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = Date.now()): string[][] {
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'VERIFIED', 'KEY']];
   for (const e of entries) {
     const m = e.metadata;
+    const v = readVerification(backupRoot, e.key);
     rows.push([
       m.kind,
       'tier' in m ? m.tier : '-',
@@ -65,6 +67,7 @@ export function catalogRows(entries: CatalogEntry[], now = Date.now()): string[]
       formatBytes(m.bytes),
       e.local ? (e.local.size === m.bytes ? 'yes' : 'BAD SIZE') : '-',
       e.remote ? (e.remote.size === m.bytes ? 'yes' : e.remote.size === undefined ? 'NO DATA' : 'BAD SIZE') : '-',
+      v ? `${v.ok ? 'ok' : 'FAILED'} ${formatAge((now - Date.parse(v.verifiedAt)) / 1000)} ago` : 'never',
       e.key,
     ]);
   }
@@ -112,11 +115,12 @@ export const backupCommands: CommandSpec[] = [
       const remote = config.remote.enabled && !opts.local ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
       const entries = await readCatalog(new FsStore(config.backupRoot), remote);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+        const withVerification = entries.map((e) => ({ ...e, verification: readVerification(config.backupRoot, e.key) ?? null }));
+        process.stdout.write(`${JSON.stringify(withVerification, null, 2)}\n`);
       } else if (entries.length === 0) {
         process.stdout.write(`no backups in ${config.backupRoot}${remote ? ` or ${remote.location}` : ''}\n`);
       } else {
-        process.stdout.write(table(catalogRows(entries)));
+        process.stdout.write(table(catalogRows(entries, config.backupRoot)));
       }
     },
   },
