@@ -6,13 +6,15 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PrivateKey } from 'openpgp';
 import { Client } from 'pg';
 import type { LogicalMetadata } from '../catalog/metadata';
 import type { Config } from '../config/load';
+import { createDecryptStream } from '../crypto/openpgp';
 import { InputInvalid } from '../errors';
-import { spawnTool, killTool, ToolExit } from '../pipeline/child';
-import { decodeStream } from '../pipeline/codec';
+import { spawnTool, killTool, ToolExit, type ToolProcess } from '../pipeline/child';
+import { createDecompressStage } from '../pipeline/compress';
 import { classifyPgError, pgClientConfig } from '../postgres/connection';
 import { classifyToolExit, pgToolEnv, pgToolPath } from '../postgres/tools';
 
@@ -82,6 +84,7 @@ export interface LoadOptions {
 export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ seconds: number; bytes: number }> {
   const { db, metadata, database } = options;
   checkDatabaseName('database', database);
+  if (metadata.encryption.enabled && !options.privateKeys) throw new Error('encrypted artifact but no private key loaded');
   if (await databaseExists(db, database)) {
     throw new InputInvalid('database', `"${database}" already exists; a restore never writes into an existing database`, 'choose another target name, or drop that database first');
   }
@@ -89,10 +92,28 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ secon
   const started = Date.now();
   const total = (await stat(options.file)).size;
   const serverMajor = Math.floor((metadata.server?.versionNum ?? 150000) / 10000);
-  const loader =
+  const [command, args] =
     metadata.dumpFormat === 'plain'
-      ? spawnTool(pgToolPath(db, 'psql', serverMajor), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-o', '/dev/null', '-d', database], { env: pgToolEnv(db, database), stdin: 'pipe' })
-      : spawnTool(pgToolPath(db, 'pg_restore', serverMajor), ['--single-transaction', '--exit-on-error', '--no-password', '-d', database], { env: pgToolEnv(db, database), stdin: 'pipe' });
+      ? [pgToolPath(db, 'psql', serverMajor), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-o', '/dev/null', '-d', database]]
+      : [pgToolPath(db, 'pg_restore', serverMajor), ['--single-transaction', '--exit-on-error', '--no-password', '-d', database]];
+  const env = pgToolEnv(db, database);
+  // zstd: the decompressor's stdout is the loader's stdin, so the decompressed dump (about 3.5x the
+  // file) never passes through node; node only reads and decrypts the file. Both processes are
+  // spawned in this tick, before node could read from zstd's stdout; our copy of that pipe is then
+  // closed (the loader is its only reader). gzip decompresses in-process, into the loader's stdin.
+  let unzstd: ToolProcess | undefined;
+  let loader: ToolProcess;
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (metadata.encryption.enabled) stages.push(createDecryptStream(options.privateKeys!));
+  if (metadata.compression.algorithm === 'zstd') {
+    unzstd = spawnTool('zstd', ['-d', '-q', '-c', '--no-progress'], { stdin: 'pipe' });
+    loader = spawnTool(command, args, { env, stdin: unzstd.child.stdout });
+    unzstd.child.stdout.destroy();
+  } else {
+    loader = spawnTool(command, args, { env, stdin: 'pipe' });
+    stages.push(createDecompressStage(metadata.compression.algorithm).stream);
+  }
+  const sink = unzstd ? unzstd.child.stdin! : loader.child.stdin!;
   let done = 0;
   let lastReport = 0;
   const counter = new Transform({
@@ -107,21 +128,34 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ secon
       cb(null, chunk);
     },
   });
-  const abort = (): void => killTool(loader);
+  const abort = (): void => {
+    killTool(loader);
+    killTool(unzstd);
+  };
   options.signal?.addEventListener('abort', abort);
   try {
-    await Promise.all([
-      decodeStream(createReadStream(options.file, { highWaterMark: 1 << 20 }).pipe(counter), { compression: metadata.compression.algorithm, encrypted: metadata.encryption.enabled }, options.privateKeys, loader.child.stdin!),
-      loader.done,
-    ]);
+    await Promise.all([pipeline([createReadStream(options.file, { highWaterMark: 1 << 20 }), counter, ...stages, sink]), unzstd?.done, loader.done]);
     options.onProgress?.(progressOf('loaded', total, total, started));
     return { seconds: (Date.now() - started) / 1000, bytes: total };
   } catch (error) {
     killTool(loader);
+    killTool(unzstd);
+    // A broken pipe means the loader stopped reading first: its own failure (psql's SQL error) is the cause.
+    let cause = error;
+    if (brokenPipe(error)) {
+      const failure = await loader.done.then(() => undefined, (e: unknown) => e);
+      if (failure instanceof ToolExit && failure.code !== null) cause = failure;
+    }
     await dropDatabase(db, database).catch(() => undefined);
-    if (error instanceof ToolExit) throw classifyToolExit(error, { ...db, name: database });
-    throw error;
+    if (cause instanceof ToolExit) throw classifyToolExit(cause, { ...db, name: database });
+    throw cause;
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
+}
+
+/** Writing into a reader that has gone: node's EPIPE, or a tool killed by SIGPIPE / reporting it. */
+function brokenPipe(error: unknown): boolean {
+  if ((error as { code?: string }).code === 'EPIPE') return true;
+  return error instanceof ToolExit && (error.signal === 'SIGPIPE' || /broken pipe/i.test(error.stderrTail));
 }
