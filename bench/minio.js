@@ -23,80 +23,35 @@
  */
 'use strict';
 
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { setTimeout: delay } = require('node:timers/promises');
+const {
+  ROOT, RESULTS, parseArgs: parseFlags, log, median, timeStamp, vmHwmBytes, resetHwm, requireDist, loadBenchConfig, benchWorkerEnv, startWorker, stopWorker, connectTemporal,
+} = require('./common');
 
-const ROOT = path.join(__dirname, '..');
-const DIST = path.join(ROOT, 'dist');
-const RESULTS = path.join(__dirname, 'results');
 const SMALL = { name: 'small', bucket: 'bench-minio-small', size: 10 * 1024 };
 const LARGE = { name: 'large', bucket: 'bench-minio-large', size: 50 * 1024 * 1024 };
 
 function parseArgs(argv) {
-  const o = { rounds: 3, small: 10_000, large: 20, variants: ['small', 'large'], keep: false, compression: undefined, concurrency: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--rounds') o.rounds = Number(next());
-    else if (arg === '--small') o.small = Number(next());
-    else if (arg === '--large') o.large = Number(next());
-    else if (arg === '--variants') o.variants = next().split(',');
-    else if (arg === '--keep') o.keep = true;
-    else if (arg === '--compression') o.compression = next();
-    else if (arg === '--concurrency') o.concurrency = next();
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 24).join('\n') + '\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}`);
-  }
+  const o = parseFlags(argv, {
+    file: __filename,
+    defaults: { rounds: 3, small: 10_000, large: 20, variants: ['small', 'large'], keep: false, compression: undefined, concurrency: undefined },
+    flags: {
+      '--rounds': (x, next) => (x.rounds = Number(next())),
+      '--small': (x, next) => (x.small = Number(next())),
+      '--large': (x, next) => (x.large = Number(next())),
+      '--variants': (x, next) => (x.variants = next().split(',')),
+      '--keep': (x) => (x.keep = true),
+      '--compression': (x, next) => (x.compression = next()),
+      '--concurrency': (x, next) => (x.concurrency = next()),
+    },
+  });
   for (const v of o.variants) if (!['small', 'large'].includes(v)) throw new Error(`unknown variant ${v}`);
   if (o.compression !== undefined && !['gzip', 'zstd'].includes(o.compression)) throw new Error('--compression must be gzip or zstd');
   if (!Number.isInteger(o.rounds) || o.rounds < 1) throw new Error('--rounds must be a positive integer');
   return o;
-}
-
-const log = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function vmHwm(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-function resetHwm(pid) {
-  try {
-    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    /* not permitted: the reading is then the peak since start */
-  }
-}
-
-async function startWorker(env, logFile) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'lifeboat.js'), 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = fs.createWriteStream(logFile);
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  const ready = new Promise((resolve, reject) => {
-    let buffered = '';
-    child.stdout.on('data', (chunk) => {
-      buffered = (buffered + chunk).slice(-10000);
-      if (buffered.includes('"workers ready"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it was ready; see ${logFile}`)));
-  });
-  await Promise.race([ready, delay(120_000).then(() => Promise.reject(new Error('the worker was not ready within 120 s')))]);
-  return child;
 }
 
 /** Source bucket with `count` random objects of `size` bytes (reused when it already holds them). */
@@ -119,12 +74,9 @@ async function seed(source, spec, count) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(path.join(DIST, 'lib', 'minio', 'bucket-store.js'))) throw new Error('build first: npx tsc -p tsconfig.build.json');
-  const { loadConfig } = require(path.join(DIST, 'lib', 'config', 'load.js'));
-  const { BucketStore } = require(path.join(DIST, 'lib', 'minio', 'bucket-store.js'));
-  const envFile = process.env.LIFEBOAT_ENV_FILE ?? '/var/lib/lifeboat/stack/lifeboat.env';
+  const { BucketStore } = requireDist('lib/minio/bucket-store');
   const overrides = { ...(options.compression ? { SNAPSHOT_COMPRESSION: options.compression } : {}), ...(options.concurrency ? { MIRROR_CONCURRENCY: options.concurrency } : {}) };
-  const config = loadConfig({ envFile, env: overrides });
+  const config = loadBenchConfig(overrides);
   const source = new BucketStore(config.minio.source, 'source');
   const backup = new BucketStore(config.minio.backup, 'backup');
   const { DeleteBucketCommand } = require('@aws-sdk/client-s3');
@@ -140,25 +92,23 @@ async function main() {
   for (const spec of specs) await seed(source, spec, spec.count);
 
   fs.mkdirSync(RESULTS, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const stamp = timeStamp();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeboat-bench-minio-'));
   const taskQueue = `bench-minio-${crypto.randomUUID().slice(0, 8)}`;
-  const env = { ...process.env, LIFEBOAT_ENV_FILE: envFile, LIFEBOAT_TASK_QUEUE: taskQueue, LIFEBOAT_HOST: 'bench', MINIO_BACKUP_ROOT: scratch, REMOTE_STORAGE: 'false', LOG_LEVEL: 'info', ...overrides };
+  const env = benchWorkerEnv({ LIFEBOAT_TASK_QUEUE: taskQueue, LIFEBOAT_HOST: 'bench', MINIO_BACKUP_ROOT: scratch, REMOTE_STORAGE: 'false', LOG_LEVEL: 'info', ...overrides });
   const logFile = path.join(RESULTS, `worker-minio-${stamp}.log`);
   const worker = await startWorker(env, logFile);
-  const { Connection, Client } = require('@temporalio/client');
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { connection, client } = await connectTemporal(config);
   const runs = [];
   try {
     const execute = (type, input) => client.workflow.execute(type, { taskQueue, workflowId: `bench-${type}-${crypto.randomUUID().slice(0, 8)}`, args: [input] });
     const measure = async (variant, spec, type, input, check) => {
-      resetHwm(worker.pid);
+      resetHwm(worker.pid); // when not permitted, the reading is the peak since start
       const t0 = process.hrtime.bigint();
       const result = await execute(type, input);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const facts = check(result);
-      const run = { variant: `${variant}-${spec.name}`, objects: spec.count, bytes: spec.count * spec.size, seconds, objectsPerSecond: spec.count / seconds, mbPerSecond: (spec.count * spec.size) / 1e6 / seconds, peakRssBytes: vmHwm(worker.pid), ...facts };
+      const run = { variant: `${variant}-${spec.name}`, objects: spec.count, bytes: spec.count * spec.size, seconds, objectsPerSecond: spec.count / seconds, mbPerSecond: (spec.count * spec.size) / 1e6 / seconds, peakRssBytes: vmHwmBytes(worker.pid), ...facts };
       log(`${run.variant}: ${seconds.toFixed(2)} s, ${run.objectsPerSecond.toFixed(0)} objects/s, ${run.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(run.peakRssBytes / 1e6).toFixed(0)} MB`);
       runs.push(run);
     };
@@ -186,8 +136,7 @@ async function main() {
     }
   } finally {
     await connection.close();
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker.once('exit', r));
+    await stopWorker(worker);
     fs.rmSync(scratch, { recursive: true, force: true });
     if (!options.keep) for (const spec of specs) for (const store of [source, backup]) await drop(store, spec.bucket);
   }

@@ -26,36 +26,31 @@
 'use strict';
 
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { createServer } = require('node:net');
 const { randomUUID } = require('node:crypto');
 const { setTimeout: delay } = require('node:timers/promises');
-
-const ROOT = path.join(__dirname, '..');
-const DIST = path.join(ROOT, 'dist');
-const RESULTS = path.join(__dirname, 'results');
-const need = (p) => require(path.join(DIST, p));
+const { RESULTS, parseArgs: parseFlags, makeLog, timeStamp, shellQuote, requireDist, loadBenchConfig, withPg, connectTemporal } = require('./common');
 
 function parseArgs(argv) {
-  const options = { walGb: 1.1, rows: 200_000, keep: false, baseline: true, database: 'lifeboat_bench_pitr' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--wal-gb') options.walGb = Number(argv[++i]);
-    else if (arg === '--rows') options.rows = Number(argv[++i]);
-    else if (arg === '--keep') options.keep = true;
-    else if (arg === '--no-baseline') options.baseline = false;
-    else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 25).join('\n') + '\n');
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}`);
-  }
+  const options = parseFlags(argv, {
+    file: __filename,
+    defaults: { walGb: 1.1, rows: 200_000, keep: false, baseline: true, database: 'lifeboat_bench_pitr' },
+    flags: {
+      '--wal-gb': (o, next) => (o.walGb = Number(next())),
+      '--rows': (o, next) => (o.rows = Number(next())),
+      '--keep': (o) => (o.keep = true),
+      '--no-baseline': (o) => (o.baseline = false),
+    },
+  });
   if (!(options.walGb > 0)) throw new Error('--wal-gb must be a positive number');
   if (!Number.isInteger(options.rows) || options.rows < 1000) throw new Error('--rows must be an integer >= 1000');
   return options;
 }
 
-const log = (line) => process.stderr.write(`[bench pitr] ${line}\n`);
-const mb = (bytes) => bytes / 1e6;
+const log = makeLog('pitr');
+const mb = (bytes) => bytes / 1e6; // a number here: the report prints it with its own precision
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -75,7 +70,7 @@ function freePort() {
 async function baselineByHand({ config, baseKey, target, walBytes, stamp, db }) {
   const { spawnSync } = require('node:child_process');
   const { Client } = require('pg');
-  const { pgToolPath } = need('lib/postgres/tools.js');
+  const { pgToolPath } = requireDist('lib/postgres/tools');
   const root = path.join(config.restore.dataRoot, `bench-byhand-${stamp}`);
   const data = path.join(root, 'data');
   const run = path.join(root, 'run');
@@ -87,14 +82,13 @@ async function baselineByHand({ config, baseKey, target, walBytes, stamp, db }) 
     if (r.status !== 0) throw new Error(`by hand: ${script}\n${r.stderr}`);
     return r.stdout;
   };
-  const q = (v) => `'${v.replace(/'/g, `'\\''`)}'`;
   const asPg = (cmd) => `runuser -u postgres -- ${cmd}`;
   fs.mkdirSync(config.restore.dataRoot, { recursive: true });
-  sh(`install -d -m 700 -o postgres -g postgres ${q(root)} ${q(data)} ${q(run)}`);
+  sh(`install -d -m 700 -o postgres -g postgres ${shellQuote(root)} ${shellQuote(data)} ${shellQuote(run)}`);
   const started = Date.now();
   try {
     const file = path.join(config.backupRoot, baseKey);
-    sh(`gpg --homedir ${q(config.encryption.gnupgHome)} --batch --quiet --decrypt ${q(file)} | zstd -d -q | ${asPg(`tar -x -C ${q(data)}`)}`);
+    sh(`gpg --homedir ${shellQuote(config.encryption.gnupgHome)} --batch --quiet --decrypt ${shellQuote(file)} | zstd -d -q | ${asPg(`tar -x -C ${shellQuote(data)}`)}`);
     const conf = [
       '',
       `restore_command = 'cp ${path.join(config.backupRoot, 'wal-archive')}/%f %p'`,
@@ -108,8 +102,8 @@ async function baselineByHand({ config, baseKey, target, walBytes, stamp, db }) 
     ].join('\n');
     fs.appendFileSync(path.join(data, 'postgresql.auto.conf'), conf);
     fs.writeFileSync(path.join(data, 'recovery.signal'), '');
-    sh(`chown postgres:postgres ${q(path.join(data, 'postgresql.auto.conf'))} ${q(path.join(data, 'recovery.signal'))}`);
-    sh(asPg(`${q(path.join(pgBin, 'pg_ctl'))} -D ${q(data)} -l ${q(logFile)} -W start`));
+    sh(`chown postgres:postgres ${shellQuote(path.join(data, 'postgresql.auto.conf'))} ${shellQuote(path.join(data, 'recovery.signal'))}`);
+    sh(asPg(`${shellQuote(path.join(pgBin, 'pg_ctl'))} -D ${shellQuote(data)} -l ${shellQuote(logFile)} -W start`));
     let state;
     for (;;) {
       const c = new Client({ host: '127.0.0.1', port, user: config.db.user, password: config.db.password, database: 'postgres' });
@@ -140,41 +134,28 @@ async function baselineByHand({ config, baseKey, target, walBytes, stamp, db }) 
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(path.join(DIST, 'activities', 'pitr.js'))) throw new Error('dist/ is missing or old: run `npx tsc -p tsconfig.build.json` first');
-  const { loadConfig } = need('lib/config/load.js');
-  const { createLogger } = need('lib/logger.js');
-  const { installRuntime } = need('workers/runtime.js');
-  const { createWorkers } = need('workers/worker.js');
-  const { Client: TemporalClient, Connection } = require('@temporalio/client');
   const { Client } = require('pg');
-  const { stopCluster } = need('lib/pitr/cluster.js');
-  const { clusterOwner, recoveryPathsOf, runDirOf } = need('lib/pitr/recovery-dir.js');
-  const { pgToolPath } = need('lib/postgres/tools.js');
+  const { createLogger } = requireDist('lib/logger');
+  const { installRuntime } = requireDist('workers/runtime');
+  const { createWorkers } = requireDist('workers/worker');
+  const { stopCluster } = requireDist('lib/pitr/cluster');
+  const { clusterOwner, recoveryPathsOf, runDirOf } = requireDist('lib/pitr/recovery-dir');
+  const { pgToolPath } = requireDist('lib/postgres/tools');
 
-  const envFile = process.env.LIFEBOAT_ENV_FILE || '/var/lib/lifeboat/stack/lifeboat.env';
   const queue = `bench-pitr-${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({ envFile, env: { LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'benchpitr', REMOTE_STORAGE: 'false', LOG_LEVEL: 'warn' } });
+  const config = loadBenchConfig({ LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'benchpitr', REMOTE_STORAGE: 'false', LOG_LEVEL: 'warn' });
   fs.mkdirSync(RESULTS, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+  const stamp = timeStamp();
   const logger = createLogger({ level: 'info', secrets: config.secretValues, file: path.join(RESULTS, `pitr-worker-${stamp}.log`) });
   installRuntime({ logger });
 
-  const pg = async (database, fn) => {
-    const client = new Client({ host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const pg = (database, fn) => withPg(config, database, fn);
   const db = options.database;
 
   log(`worker on task queue ${queue} (dev stack ${config.temporal.address}, BACKUP_ROOT ${config.backupRoot})`);
   const workers = await createWorkers({ config, logger });
   const running = workers.run();
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new TemporalClient({ connection, namespace: config.temporal.namespace });
+  const { connection, client: temporal } = await connectTemporal(config);
   let result;
   let baseKey;
   const baseWorkflowId = `bench-pitr-base-${stamp}`;
@@ -269,7 +250,7 @@ async function main() {
   const replay = result.stageSeconds.recover;
   const report = {
     when: new Date().toISOString(),
-    host: { cpus: require('node:os').cpus().length, memGb: Math.round(require('node:os').totalmem() / 1e9) },
+    host: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 1e9) },
     walGenerated: figures.walGenerated,
     walBytesReplayed: result.walBytesReplayed,
     replayedSegments: result.replayedSegments,
