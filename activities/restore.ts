@@ -16,16 +16,16 @@ import { Context } from '@temporalio/activity';
 import { readFileSync, existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { readCatalog } from '../lib/catalog/catalog';
-import type { LogicalMetadata } from '../lib/catalog/metadata';
+import type { LogicalMetadata, TableFacts } from '../lib/catalog/metadata';
 import type { Config } from '../lib/config/load';
 import { loadPrivateKeys } from '../lib/crypto/openpgp';
 import { InputInvalid, OperationRefused } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { pgClientConfig } from '../lib/postgres/connection';
-import { compareDatabase, type ComparisonResult } from '../lib/restore/compare';
+import { compareDatabase, compareTables, type ComparisonResult } from '../lib/restore/compare';
 import { ensureLocalCopy } from '../lib/restore/fetch';
-import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type RestoreProgress } from '../lib/restore/load';
+import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type LoadResult, type RestoreProgress } from '../lib/restore/load';
 import { locateBackup } from '../lib/restore/locate';
 import { FsStore } from '../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
@@ -99,11 +99,11 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
       );
     },
 
-    async restoreBackup(input: { key: string; path: string; database: string }): Promise<{ database: string; seconds: number; bytes: number }> {
+    async restoreBackup(input: { key: string; path: string; database: string }): Promise<{ database: string } & LoadResult> {
       const metadata = await logicalMetadata(input.key);
       const report = progressReporter();
       const keys = await privateKeys();
-      const result = await withHeartbeats<RestoreProgress | undefined, { seconds: number; bytes: number }>(undefined, (beats) =>
+      const result = await withHeartbeats<RestoreProgress | undefined, LoadResult>(undefined, (beats) =>
         loadIntoNewDatabase({
           db: config.db,
           file: input.path,
@@ -121,9 +121,10 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
       return { database: input.database, ...result };
     },
 
-    async checkRestoredDatabase(input: { key: string; database: string }): Promise<ComparisonResult> {
+    /** Compare with the metadata: the facts read during the load when given, else read now. */
+    async checkRestoredDatabase(input: { key: string; database: string; tables?: TableFacts[] }): Promise<ComparisonResult> {
       const metadata = await logicalMetadata(input.key);
-      return compareDatabase(config.db, input.database, metadata.tables);
+      return input.tables ? compareTables(metadata.tables, input.tables) : compareDatabase(config.db, input.database, metadata.tables);
     },
 
     async dropVerifyDatabase(input: { database: string }): Promise<void> {

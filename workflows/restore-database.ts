@@ -108,7 +108,7 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
 
   // 4. Compare with the metadata: tables, row counts, row fingerprints.
   show({ ...state, stage: 'comparing', percent: 100 });
-  const check = await hostLocal.checkRestoredDatabase({ key: found.key, database });
+  const check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables });
   const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, check, restoreSeconds: restored.seconds, verified: check.ok };
 
   if (input.verifyOnly) {

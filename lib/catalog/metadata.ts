@@ -12,6 +12,8 @@ const table = z.object({
   /** md5 of the first `sampleRows` rows ordered by primary key, as `row::text` joined by '\n'. */
   sampleMd5: z.string().optional(),
   sampleRows: z.number().int().nonnegative().optional(),
+  /** Primary-key columns, in key order (what the sample is ordered by); absent in older metadata. */
+  primaryKey: z.array(z.string()).optional(),
 });
 export type TableFacts = z.infer<typeof table>;
 

@@ -10,18 +10,12 @@ import type { EncryptionKey } from '../crypto/openpgp';
 import { spawnTool, ToolExit, killTool } from '../pipeline/child';
 import { writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
 import { classifyPgError, pgClientConfig } from './connection';
+import { tableFacts } from './facts';
 import { classifyToolExit, pgToolEnv, pgToolPath } from './tools';
 
-/** Session settings under which row fingerprints are computed, at backup and at verification. */
-export const FINGERPRINT_SETTINGS = [
-  "SET TimeZone = 'UTC'",
-  "SET DateStyle = 'ISO, YMD'",
-  "SET IntervalStyle = 'postgres'",
-  'SET extra_float_digits = 1',
-  "SET bytea_output = 'hex'",
-];
+export { FINGERPRINT_SETTINGS, SAMPLE_ROWS, listTables, tableFacts } from './facts';
 
-export const SAMPLE_ROWS = 1000;
+
 
 export interface ServerFacts {
   host: string;
@@ -52,47 +46,6 @@ function parseSize(text: string): number {
   if (!m) return 16 * 1024 * 1024;
   const unit = { kB: 1024, MB: 1024 * 1024, GB: 1024 * 1024 * 1024 }[m[2] as 'kB' | 'MB' | 'GB'] ?? 1;
   return Number(m[1]) * unit;
-}
-
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-
-/** Every ordinary table with its primary-key columns (empty when it has none). */
-export async function listTables(client: Client): Promise<{ schema: string; name: string; pk: string[] }[]> {
-  const { rows } = await client.query<{ schema: string; name: string; pk: string[] | null }>(`
-    SELECT n.nspname AS schema, c.relname AS name,
-           (SELECT array_agg(a.attname::text ORDER BY k.ord)
-              FROM pg_index i
-              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-             WHERE i.indrelid = c.oid AND i.indisprimary) AS pk
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-     ORDER BY 1, 2`);
-  return rows.map((r) => ({ schema: r.schema, name: r.name, pk: r.pk ?? [] }));
-}
-
-/**
- * Row count of every table and an md5 of its first SAMPLE_ROWS rows by primary key. Runs on the
- * caller's client (inside the snapshot transaction when called during a backup).
- */
-export async function tableFacts(client: Client): Promise<TableFacts[]> {
-  for (const statement of FINGERPRINT_SETTINGS) await client.query(statement);
-  const facts: TableFacts[] = [];
-  for (const table of await listTables(client)) {
-    const rel = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
-    const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${rel}`);
-    const fact: TableFacts = { schema: table.schema, name: table.name, rows: Number(count.rows[0]!.n) };
-    if (table.pk.length > 0) {
-      const order = table.pk.map(quoteIdent).join(', ');
-      const sample = await client.query<{ md5: string | null; n: string }>(
-        `SELECT md5(coalesce(string_agg(t::text, E'\\n'), '')) AS md5, count(*) AS n FROM (SELECT * FROM ${rel} ORDER BY ${order} LIMIT ${SAMPLE_ROWS}) t`,
-      );
-      fact.sampleMd5 = sample.rows[0]!.md5 ?? undefined;
-      fact.sampleRows = Number(sample.rows[0]!.n);
-    }
-    facts.push(fact);
-  }
-  return facts;
 }
 
 export interface DumpOptions {

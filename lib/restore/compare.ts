@@ -30,7 +30,7 @@ export function compareTables(expected: readonly TableFacts[], actual: readonly 
     byName.delete(name);
   }
   for (const extra of byName.keys()) problems.push(`table ${extra} is not in the backup's metadata`);
-  return { ok: problems.length === 0, problems, tables: actual.length, rows: actual.reduce((n, t) => n + t.rows, 0) };
+  return { ok: problems.length === 0, problems, tables: actual.length, rows: actual.reduce((n, t) => n + Math.max(0, t.rows), 0) };
 }
 
 export async function compareDatabase(db: Config['db'], database: string, expected: readonly TableFacts[]): Promise<ComparisonResult> {

@@ -4,18 +4,21 @@
  * that fails to load completely is dropped again; an existing database is never written into.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PrivateKey } from 'openpgp';
 import { Client } from 'pg';
-import type { LogicalMetadata } from '../catalog/metadata';
+import type { LogicalMetadata, TableFacts } from '../catalog/metadata';
 import type { Config } from '../config/load';
 import { createDecryptStream } from '../crypto/openpgp';
 import { InputInvalid } from '../errors';
 import { spawnTool, killTool, ToolExit, type ToolProcess } from '../pipeline/child';
 import { createDecompressStage } from '../pipeline/compress';
 import { classifyPgError, pgClientConfig } from '../postgres/connection';
+import { factsPsqlScript, parseFactsOutput } from '../postgres/facts';
 import { classifyToolExit, pgToolEnv, pgToolPath } from '../postgres/tools';
 
 export const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -81,7 +84,14 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ seconds: number; bytes: number }> {
+export interface LoadResult {
+  seconds: number;
+  bytes: number;
+  /** Facts of the restored tables, read inside the loading transaction (plain dumps with primary keys in their metadata). */
+  tables?: TableFacts[];
+}
+
+export async function loadIntoNewDatabase(options: LoadOptions): Promise<LoadResult> {
   const { db, metadata, database } = options;
   checkDatabaseName('database', database);
   if (metadata.encryption.enabled && !options.privateKeys) throw new Error('encrypted artifact but no private key loaded');
@@ -92,9 +102,15 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ secon
   const started = Date.now();
   const total = (await stat(options.file)).size;
   const serverMajor = Math.floor((metadata.server?.versionNum ?? 150000) / 10000);
+  // Plain dumps: a second `-f` in the same transaction records the facts of the loaded tables
+  // before commit (see factsPsqlScript); the script and its output hold counts and md5s only.
+  const work = metadata.dumpFormat === 'plain' ? await mkdtemp(join(tmpdir(), 'lifeboat-restore-')) : undefined;
+  const factsOut = work ? join(work, 'facts.jsonl') : undefined;
+  const script = work && factsOut ? factsPsqlScript(metadata.tables, factsOut) : undefined;
+  if (work && script) await writeFile(join(work, 'facts.sql'), script);
   const [command, args] =
     metadata.dumpFormat === 'plain'
-      ? [pgToolPath(db, 'psql', serverMajor), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-o', '/dev/null', '-d', database]]
+      ? [pgToolPath(db, 'psql', serverMajor), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-o', '/dev/null', '-d', database, '-f', '-', ...(script ? ['-f', join(work!, 'facts.sql')] : [])]]
       : [pgToolPath(db, 'pg_restore', serverMajor), ['--single-transaction', '--exit-on-error', '--no-password', '-d', database]];
   const env = pgToolEnv(db, database);
   // zstd: the decompressor's stdout is the loader's stdin, so the decompressed dump (about 3.5x the
@@ -136,7 +152,8 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ secon
   try {
     await Promise.all([pipeline([createReadStream(options.file, { highWaterMark: 1 << 20 }), counter, ...stages, sink]), unzstd?.done, loader.done]);
     options.onProgress?.(progressOf('loaded', total, total, started));
-    return { seconds: (Date.now() - started) / 1000, bytes: total };
+    const tables = script && factsOut ? parseFactsOutput(await readFile(factsOut, 'utf8')) : undefined;
+    return { seconds: (Date.now() - started) / 1000, bytes: total, tables };
   } catch (error) {
     killTool(loader);
     killTool(unzstd);
@@ -151,6 +168,7 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<{ secon
     throw cause;
   } finally {
     options.signal?.removeEventListener('abort', abort);
+    if (work) await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseMetadata, type LogicalMetadata } from '../../lib/catalog/metadata';
+import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import { getBuffer } from '../../lib/storage/store';
@@ -145,6 +146,10 @@ describe('backup failures', () => {
       const dir = join(good.config.backupRoot, 'daily');
       const filesBefore = readdirSync(dir).sort();
 
+      // Backup names carry the second they start in; a second run of the same tier in the same second
+      // is refused as a name conflict (it must never touch the first). Start the failing run after it.
+      const goodStamp = /_(\d{8}-\d{6})\./.exec(ok.key)![1]!;
+      while (formatStamp(new Date()) <= goodStamp) await new Promise((r) => setTimeout(r, 50));
       const started = Date.now();
       const error = await bad.env.client.workflow
         .execute('backupDatabase', { taskQueue: bad.taskQueue, workflowId: `test-badpw-${Date.now()}`, args: [{ tier: 'daily' }] })

@@ -88,6 +88,21 @@ describe('restoreDatabase', () => {
     expect(recorded?.checks.map((c) => c.name)).toContain('test-restore');
   });
 
+  it('finds restored contents that differ from the metadata (facts read inside the loading transaction)', async () => {
+    // A fresh backup whose metadata claims one more row in `events` than the dump holds.
+    const other = (await worker.env.client.workflow.execute('backupDatabase', { taskQueue: worker.taskQueue, workflowId: `test-rbackup2-${Date.now()}`, args: [{ tier: 'monthly' }] })) as BackupDatabaseResult;
+    const metadataPath = join(worker.config.backupRoot, `${other.key}.metadata.json`);
+    const metadata = JSON.parse(readFileSync(metadataPath, 'utf8')) as { tables: { name: string; rows: number; primaryKey?: string[] }[] };
+    expect(metadata.tables.every((t) => Array.isArray(t.primaryKey))).toBe(true);
+    const events = metadata.tables.find((t) => t.name === 'events')!;
+    events.rows += 1;
+    writeFileSync(metadataPath, JSON.stringify(metadata, null, 2));
+    const result = (await (await restore({ backup: other.key, verifyOnly: true })).result()) as RestoreDatabaseResult;
+    expect(result.check.ok).toBe(false);
+    expect(result.check.problems).toEqual([`table public.events has ${events.rows - 1} rows, the backup recorded ${events.rows}`]);
+    expect(readVerification(worker.config.backupRoot, other.key)?.ok).toBe(false);
+  });
+
   it('refuses to restore over production without the approval Update, and replaces only after it', async () => {
     // A production database of our own, so the suite's `corporate_intel` is never swapped.
     const production = `prod_${Date.now()}`;
