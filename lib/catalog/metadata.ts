@@ -17,25 +17,32 @@ const table = z.object({
 });
 export type TableFacts = z.infer<typeof table>;
 
-const common = {
-  format: z.literal('lifeboat/1'),
-  key: z.string(),
-  file: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  bytes: z.number().int().nonnegative(),
-  compression: z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number().int() }),
-  encryption: z.object({
-    enabled: z.boolean(),
-    recipient: z.string().optional(),
-    fingerprint: z.string().optional(),
-    encryptionSubkey: z.string().optional(),
-  }),
+/** Fields every artifact's metadata shares with MinIO snapshot metadata. */
+export const compressionFacts = z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number().int() });
+export const encryptionFacts = z.object({
+  enabled: z.boolean(),
+  recipient: z.string().optional(),
+  fingerprint: z.string().optional(),
+  encryptionSubkey: z.string().optional(),
+});
+export const runFacts = {
   startedAt: z.string(),
   finishedAt: z.string(),
   durationSeconds: z.number(),
   lifeboatVersion: z.string(),
   workflowId: z.string().optional(),
   runId: z.string().optional(),
+};
+
+const common = {
+  format: z.literal('lifeboat/1'),
+  key: z.string(),
+  file: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  compression: compressionFacts,
+  encryption: encryptionFacts,
+  ...runFacts,
   server: z.object({ host: z.string(), port: z.number(), version: z.string(), versionNum: z.number(), systemIdentifier: z.string().optional() }).optional(),
 };
 

@@ -6,7 +6,7 @@
  * PostgreSQL artifacts (lib/catalog/metadata.ts), with its own kind.
  */
 import { z } from 'zod';
-import { parseJsonWith } from '../catalog/metadata';
+import { compressionFacts, encryptionFacts, parseJsonWith, runFacts } from '../catalog/metadata';
 
 export const manifestEntry = z.object({
   key: z.string().min(1),
@@ -35,15 +35,10 @@ export const snapshotMetadata = z.object({
   rawBytes: z.number().int().nonnegative(),
   objects: z.number().int().nonnegative(),
   objectBytes: z.number().int().nonnegative(),
-  compression: z.object({ algorithm: z.enum(['zstd', 'gzip']), level: z.number().int() }),
-  encryption: z.object({ enabled: z.boolean(), recipient: z.string().optional(), fingerprint: z.string().optional(), encryptionSubkey: z.string().optional() }),
+  compression: compressionFacts,
+  encryption: encryptionFacts,
   source: z.object({ endpoint: z.string() }),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-  durationSeconds: z.number(),
-  lifeboatVersion: z.string(),
-  workflowId: z.string().optional(),
-  runId: z.string().optional(),
+  ...runFacts,
   manifest: z.array(manifestEntry),
 });
 export type SnapshotMetadata = z.infer<typeof snapshotMetadata>;

@@ -1,4 +1,7 @@
 /** Shared helpers for integration tests: config of the test stack, a worker on unique queues. */
+import {
+  AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
+} from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -106,4 +109,17 @@ export async function queryDb<T>(config: Config, database: string, text: string)
   } finally {
     await client.end();
   }
+}
+
+/** Empty a test bucket (objects and unfinished multipart uploads) and remove it. */
+export async function dropS3Bucket(client: S3Client, bucket: string): Promise<void> {
+  for (;;) {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length === 0) break;
+    await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+  }
+  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  for (const u of uploads.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }

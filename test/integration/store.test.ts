@@ -4,8 +4,7 @@
  * the resumable, verified multipart upload (lib/storage/multipart.ts) against the same MinIO.
  */
 import {
-  AbortMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectsCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, UploadPartCommand, type S3Client,
+  CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +16,7 @@ import { FsStore } from '../../lib/storage/fs-store';
 import { MIN_PART_SIZE, uploadFileResumable, type UploadCheckpoint, type UploadFileOptions } from '../../lib/storage/multipart';
 import { createS3Client, S3Store, s3SettingsFromConfig, type S3Settings } from '../../lib/storage/s3-store';
 import { getBuffer, listAll, type Store } from '../../lib/storage/store';
-import { testConfig } from './helpers';
+import { testConfig, dropS3Bucket } from './helpers';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const md5 = (data: Buffer): Buffer => createHash('md5').update(data).digest();
@@ -31,25 +30,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** Every S3 bucket this file creates, emptied (objects and unfinished uploads) and removed. */
-async function dropBucket(client: S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) break;
-    await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-  }
-  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-  for (const u of uploads.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
 
 async function freshBucket(purpose: string): Promise<{ settings: S3Settings; client: S3Client; drop(): Promise<void> }> {
   const base = s3SettingsFromConfig(testConfig().remote);
   const settings = { ...base, bucket: `lifeboat-test-${purpose}-${randomUUID().slice(0, 8)}` };
   const client = createS3Client(settings);
   await client.send(new CreateBucketCommand({ Bucket: settings.bucket }));
-  return { settings, client, drop: () => dropBucket(client, settings.bucket) };
+  return { settings, client, drop: () => dropS3Bucket(client, settings.bucket) };
 }
 
 function storeContract(driver: string, open: () => Promise<Harness>): void {

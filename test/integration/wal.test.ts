@@ -4,7 +4,7 @@
  * shipping/backlog/fetch (lib/wal/remote.ts) against the backup MinIO in a bucket of its own, and the
  * test stack's PostgreSQL archiving through `lifeboat wal archive` for real.
  */
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { walSegmentName } from '../../lib/postgres/basebackup';
 import { createS3Client, S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import { getBuffer, listAll, type Store } from '../../lib/storage/store';
 import { fetchWalRemote, shipWalFile, walBacklog, type ShipOptions } from '../../lib/wal/remote';
-import { stackEnvFile, testConfig } from './helpers';
+import { stackEnvFile, testConfig, dropS3Bucket } from './helpers';
 
 const root = join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'lifeboat.js');
@@ -267,15 +267,6 @@ function storeOf(store: Store): Store {
   };
 }
 
-async function dropBucket(client: S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
-    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) break;
-    await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-  }
-  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
 
 describe('off-site WAL: ship, backlog, fetch (own bucket on the backup MinIO)', () => {
   const config = testConfig();
@@ -305,7 +296,7 @@ describe('off-site WAL: ship, backlog, fetch (own bucket on the backup MinIO)', 
     });
   });
   afterAll(async () => {
-    await dropBucket(client, settings.bucket).catch(() => undefined);
+    await dropS3Bucket(client, settings.bucket).catch(() => undefined);
     if (gnupgHome) spawnSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: gnupgHome } });
   });
 
