@@ -1,14 +1,19 @@
 /**
  * The one place where domain errors become Temporal failures. Permanent LifeboatErrors become
  * non-retryable ApplicationFailures typed by their class name; everything else stays retryable.
+ * A full disk (ENOSPC) becomes DiskFull naming the path and its free space (lib/disk-full.ts).
  * Every message is scrubbed of configured secrets before it can enter workflow history.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { scrubSecrets } from '../lib/config/load';
+import { diskFullError } from '../lib/disk-full';
 import { isLifeboatError } from '../lib/errors';
 
-export function toFailure(error: unknown, secrets: readonly string[]): Error {
-  if (error instanceof ApplicationFailure) return error;
+/** `dataDir`: where files are written when an ENOSPC does not name one (BACKUP_ROOT). */
+export function toFailure(caught: unknown, secrets: readonly string[], dataDir?: string): Error {
+  if (caught instanceof ApplicationFailure) return caught;
+  // A permanent domain error keeps its class; anything else caused by a full disk says where and how full.
+  const error = (isLifeboatError(caught) && caught.permanent ? undefined : diskFullError(caught, undefined, dataDir)) ?? caught;
   const message = scrubSecrets(error instanceof Error ? error.message : String(error), secrets);
   if (isLifeboatError(error)) {
     const details = error.hint ? [{ hint: scrubSecrets(error.hint, secrets) }] : [];
@@ -18,7 +23,7 @@ export function toFailure(error: unknown, secrets: readonly string[]): Error {
 }
 
 /** Wrap every function of an activity table so that its errors pass through toFailure. */
-export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, secrets: readonly string[]): T {
+export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, secrets: readonly string[], dataDir?: string): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     const f = fn as (...args: unknown[]) => Promise<unknown>;
@@ -28,7 +33,7 @@ export function withFailureMapping<T extends Record<string, (...args: never[]) =
         try {
           return await f(...args);
         } catch (error) {
-          throw toFailure(error, secrets);
+          throw toFailure(error, secrets, dataDir);
         }
       },
     }[name];

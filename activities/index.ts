@@ -34,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createMonitorActivities(deps),
     },
     deps.config.secretValues,
+    deps.config.backupRoot,
   );
 }
 

@@ -54,6 +54,11 @@ export class ServiceUnavailable extends LifeboatError {
   readonly permanent = false;
 }
 
+/** A local file system is full (ENOSPC/EDQUOT); the message names the path and the free space. Retryable: space can be freed. */
+export class DiskFull extends LifeboatError {
+  readonly permanent = false;
+}
+
 /** A server refused our credentials; retrying with the same ones cannot help. */
 export class AuthenticationFailed extends LifeboatError {
   readonly permanent = true;

@@ -1,8 +1,8 @@
 /**
  * `lifeboat minio backup|mirror|replicate|verify|restore`: the seed's `minio-backup.sh backup |
  * replicate | verify` and its restore procedures, as workflows. Input is checked here before any
- * workflow starts (bucket names, snapshot names, exclusive options); unknown buckets are refused by
- * the workflow's first step.
+ * workflow starts (bucket names, snapshot names, exclusive options, and that buckets named with
+ * --bucket exist on the source MinIO); unknown buckets are also refused by the workflow's first step.
  */
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { listSnapshots, type MirrorSummary } from '../../activities/minio';
@@ -10,6 +10,7 @@ import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { BackupNotFound, InputInvalid } from '../../lib/errors';
 import { declaredSchedules, type DeclaredSchedule } from '../../lib/schedules/declared';
+import { BucketStore } from '../../lib/minio/bucket-store';
 import { bucketNameProblem, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../../lib/minio/names';
 import type { BackupBucketsResult } from '../../workflows/backup-buckets';
 import type { MirrorBucketsResult } from '../../workflows/mirror-buckets';
@@ -35,6 +36,25 @@ export function parseBucketOption(value: unknown, flag = '--bucket'): string[] |
     if (problem) throw new InputInvalid(flag, `${problem}: not a valid bucket name`, 'bucket names are 3-63 lower-case letters, digits, "." and "-"');
   }
   return names;
+}
+
+/**
+ * Refuse buckets named with `flag` that the source MinIO does not have, before any workflow starts
+ * (a started workflow would fail, unseen without --wait). Undefined (the configured buckets) is left
+ * to the workflow. An unreachable MinIO is reported as such.
+ */
+export async function checkBucketsExist(config: Config, buckets: string[] | undefined, flag = '--bucket'): Promise<void> {
+  if (!buckets) return;
+  const source = new BucketStore(config.minio.source, 'source');
+  try {
+    const missing: string[] = [];
+    for (const bucket of buckets) if (!(await source.bucketExists(bucket))) missing.push(bucket);
+    if (missing.length > 0) {
+      throw new InputInvalid(flag, `bucket${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist on ${source.label}; nothing was started`, `name existing buckets, e.g. the configured BUCKETS_TO_BACKUP=${config.minio.buckets.join(',')}`);
+    }
+  } finally {
+    source.client.destroy();
+  }
 }
 
 async function attributes(client: Client, kind: string, buckets: string[] | undefined, config: Config) {
@@ -128,6 +148,7 @@ export const minioCommands: CommandSpec[] = [
     ],
     async run(_args, opts) {
       const buckets = parseBucketOption(opts.bucket);
+      await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
         const handle = await startMinioBackup(client, config, { buckets });
         process.stdout.write(started(config, handle.workflowId));
@@ -145,6 +166,7 @@ export const minioCommands: CommandSpec[] = [
     ],
     async run(_args, opts) {
       const buckets = parseBucketOption(opts.bucket);
+      await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
         const handle = await startMinioMirror(client, config, { buckets, delete: opts.delete ? true : undefined });
         process.stdout.write(started(config, handle.workflowId));
@@ -199,6 +221,7 @@ export const minioCommands: CommandSpec[] = [
     ],
     async run(_args, opts) {
       const buckets = parseBucketOption(opts.bucket);
+      await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
         const result = (await client.workflow.execute('verifyBuckets', {
           taskQueue: config.temporal.taskQueue,

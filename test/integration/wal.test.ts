@@ -14,6 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walRemoteKey } from '../../lib/catalog/names';
+import { walFileContent } from '../fixtures/wal-segment';
 import { parseMetadata } from '../../lib/catalog/metadata';
 import { loadPrivateKeys, loadPublicKey, type EncryptionKey } from '../../lib/crypto/openpgp';
 import { ChecksumMismatch } from '../../lib/errors';
@@ -89,6 +90,18 @@ function walFile(dir: string, name: string, bytes = 256 * 1024): { path: string;
   return { path, content };
 }
 
+/**
+ * A file `wal archive` accepts under `name` (a segment whose header matches the name, or history /
+ * backup text), with `bytes` recognisable random bytes after the header (capped to the segment).
+ */
+function archivableFile(dir: string, name: string, bytes = 256 * 1024): { path: string; content: Buffer } {
+  mkdirSync(dir, { recursive: true });
+  const content = walFileContent(name, Buffer.concat([Buffer.from(`fake wal ${name} `), randomBytes(Math.min(bytes, 8 * 1024 * 1024))]));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return { path, content };
+}
+
 /** Temporary files of an atomic write (`.name.xxxxxxxx.partial`), unlike `<segment>.partial` WAL files. */
 const isTemp = (name: string): boolean => /^\..*\.partial$/.test(name);
 
@@ -108,7 +121,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it('archives a new segment byte for byte, with %p relative to the data directory, and exits 0', () => {
     const name = '000000010000000000000001';
-    const { content } = walFile(join(data, 'pg_wal'), name, 8 * 1024 * 1024);
+    const { content } = archivableFile(join(data, 'pg_wal'), name, 8 * 1024 * 1024);
     const result = lifeboat(['wal', 'archive', '--archive-dir', archive, `pg_wal/${name}`, name], { cwd: data });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -119,7 +132,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   });
 
   it.each(['00000002.history', '000000010000000000000002.00000028.backup', '000000010000000000000003.partial'])('archives the %s file PostgreSQL also hands it', (name) => {
-    const { path, content } = walFile(join(data, 'pg_wal'), name, 100);
+    const { path, content } = archivableFile(join(data, 'pg_wal'), name, 100);
     const result = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
     expect(result.status).toBe(0);
     expect(readFileSync(join(archive, name)).equals(content)).toBe(true);
@@ -127,7 +140,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it('succeeds again for an identical file already archived (PostgreSQL retries after a crash)', () => {
     const name = '000000010000000000000004';
-    const { path } = walFile(join(data, 'pg_wal'), name);
+    const { path } = archivableFile(join(data, 'pg_wal'), name);
     expect(lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]).status).toBe(0);
     const mtime = statSync(join(archive, name)).mtimeMs;
     const again = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
@@ -139,9 +152,9 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it('fails loudly for a different file under an archived name, and never overwrites the archived one', () => {
     const name = '000000010000000000000005';
-    const original = walFile(join(data, 'pg_wal'), name);
+    const original = archivableFile(join(data, 'pg_wal'), name);
     expect(lifeboat(['wal', 'archive', '--archive-dir', archive, original.path, name]).status).toBe(0);
-    const impostor = walFile(join(data, 'other'), name);
+    const impostor = archivableFile(join(data, 'other'), name);
     const result = lifeboat(['wal', 'archive', '--archive-dir', archive, impostor.path, name]);
     expect(result.status).not.toBe(0);
     expect(result.status).toBeLessThan(126); // >125 would make PostgreSQL's archiver exit, not retry
@@ -162,7 +175,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   });
 
   it.each(['../etc/passwd', 'passwd', '00000001000000000000000', '000000010000000000000001/../../x', ''])('exits 2 for the non-WAL name %j, touching nothing', (name) => {
-    const { path } = walFile(join(data, 'pg_wal'), '000000010000000000000007');
+    const { path } = archivableFile(join(data, 'pg_wal'), '000000010000000000000007');
     const before = entries(join(archive, '..'));
     const archived = entries(archive);
     const result = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
@@ -181,7 +194,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   it('archives into $BACKUP_ROOT/wal-archive when no --archive-dir is given', () => {
     const backupRoot = mkdtempSync(join(scratch, 'root-'));
     const name = '000000010000000000000008';
-    const { path, content } = walFile(join(data, 'pg_wal'), name);
+    const { path, content } = archivableFile(join(data, 'pg_wal'), name);
     const result = lifeboat(['wal', 'archive', path, name], { env: { BACKUP_ROOT: backupRoot } });
     expect(result.status).toBe(0);
     expect(readFileSync(join(backupRoot, 'wal-archive', name)).equals(content)).toBe(true);
@@ -192,7 +205,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it('lets concurrent archivers of one segment all succeed with one copy', async () => {
     const name = '000000010000000000000009';
-    const { path, content } = walFile(join(data, 'pg_wal'), name, 4 * 1024 * 1024);
+    const { path, content } = archivableFile(join(data, 'pg_wal'), name, 4 * 1024 * 1024);
     const results = await Promise.all(Array.from({ length: 4 }, () => lifeboatAsync(['wal', 'archive', '--archive-dir', archive, path, name], data)));
     expect(results.map((r) => r.status)).toEqual([0, 0, 0, 0]);
     expect(sha256File(join(archive, name))).toBe(sha256(content));
@@ -201,8 +214,8 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it('lets exactly one of two racing archivers with different content win', async () => {
     const name = '00000001000000000000000A';
-    const a = walFile(join(data, 'a'), name, 4 * 1024 * 1024);
-    const b = walFile(join(data, 'b'), name, 4 * 1024 * 1024);
+    const a = archivableFile(join(data, 'a'), name, 4 * 1024 * 1024);
+    const b = archivableFile(join(data, 'b'), name, 4 * 1024 * 1024);
     const [ra, rb] = await Promise.all([lifeboatAsync(['wal', 'archive', '--archive-dir', archive, a.path, name], data), lifeboatAsync(['wal', 'archive', '--archive-dir', archive, b.path, name], data)]);
     expect([ra.status, rb.status].filter((s) => s === 0)).toHaveLength(1);
     const winner = ra.status === 0 ? a : b;
