@@ -1,13 +1,14 @@
 /**
  * Collecting the monitoring facts on the backup host: the catalog (local and remote copies, last
- * verification), disk usage of BACKUP_ROOT, WAL archiving (local archive, pg_stat_archiver and the
- * `.ready` backlog in pg_wal, files not yet shipped) and writing the seed's metrics JSON.
+ * verification), disk usage of BACKUP_ROOT, whether PostgreSQL answers, WAL archiving (local archive,
+ * pg_stat_archiver and the `.ready` backlog in pg_wal, files not yet shipped) and writing the seed's
+ * metrics JSON. Nothing here throws because PostgreSQL is down: that is a fact to report.
  */
 import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCatalog } from '../catalog/catalog';
 import { formatStamp, WAL_FILE_PATTERN } from '../catalog/names';
-import type { Config } from '../config/load';
+import { scrubSecrets, type Config } from '../config/load';
 import { writeFileAtomic } from '../pipeline/atomic-file';
 import { withPg } from '../postgres/connection';
 import { FsStore } from '../storage/fs-store';
@@ -26,7 +27,20 @@ async function readVerification(store: FsStore, key: string): Promise<Verificati
   }
 }
 
-async function walFacts(config: Config, remote: S3Store | undefined): Promise<MonitorFacts['wal']> {
+/** The previous run's facts (`metrics/lifeboat-status.json`), for what changed since. */
+async function previousFacts(config: Config): Promise<Partial<MonitorFacts> | undefined> {
+  try {
+    return JSON.parse(await readFile(join(config.backupRoot, 'metrics', 'lifeboat-status.json'), 'utf8')) as Partial<MonitorFacts>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * WAL archiving facts, and whether PostgreSQL answers at all: a server that is down is recorded
+ * (`database.reachable: false`, with the classified reason), never thrown, so monitoring can raise it.
+ */
+async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, previous: Partial<MonitorFacts> | undefined): Promise<Pick<MonitorFacts, 'wal' | 'database'>> {
   const dir = join(config.backupRoot, 'wal-archive');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => WAL_FILE_PATTERN.test(n) && !n.endsWith('.history')).sort();
   const newest = names[names.length - 1];
@@ -34,26 +48,33 @@ async function walFacts(config: Config, remote: S3Store | undefined): Promise<Mo
   const facts: NonNullable<MonitorFacts['wal']> = {
     newestArchivedName: newest,
     newestArchivedAgeSeconds: newestInfo ? Math.round((Date.now() - newestInfo.mtimeMs) / 1000) : undefined,
+    // The last failure count seen (carried over runs in which the database was down).
+    previousArchiverFailedCount: previous?.wal?.archiverFailedCount ?? previous?.wal?.previousArchiverFailedCount,
   };
+  const database: NonNullable<MonitorFacts['database']> = { host: config.db.host, port: config.db.port, reachable: false };
   try {
     await withPg(config.db, async (client) => {
+      database.reachable = true;
       const a = (await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null; last_archived_time: Date | null }>('SELECT failed_count, last_failed_wal, last_failed_time, last_archived_time FROM pg_stat_archiver')).rows[0];
       if (a) {
         facts.archiverFailedCount = Number(a.failed_count);
         facts.lastFailedWal = a.last_failed_wal ?? undefined;
+        facts.lastFailedAt = a.last_failed_time?.toISOString();
+        facts.lastArchivedAt = a.last_archived_time?.toISOString();
         facts.failingNow = Boolean(a.last_failed_time && (!a.last_archived_time || a.last_failed_time > a.last_archived_time));
       }
       const ready = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'").catch(() => undefined);
       if (ready) facts.readyFiles = Number(ready.rows[0]!.n);
     });
-  } catch {
-    // The database being down is reported by the backups failing; WAL facts are best effort.
+  } catch (error) {
+    if (!database.reachable) database.error = scrubSecrets(error instanceof Error ? error.message : String(error), config.secretValues);
+    // Reachable but a query failed: the WAL facts are best effort.
   }
   if (remote) {
     const shipped = await remoteWalFiles(remote).catch(() => undefined);
     if (shipped) facts.unshipped = names.filter((n) => !shipped.has(n)).length;
   }
-  return facts;
+  return { wal: facts, database };
 }
 
 /** Closed and completed Lifeboat workflows of the last 7 days on this deployment's task queue. */
@@ -62,6 +83,7 @@ export type WorkflowCounter = (query: string) => Promise<number>;
 export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets'];
 
 export async function collectMonitorFacts(config: Config, count: WorkflowCounter): Promise<MonitorFacts> {
+  const previous = await previousFacts(config);
   const local = new FsStore(config.backupRoot);
   const remote = config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
   const entries = await readCatalog(local, remote);
@@ -92,7 +114,7 @@ export async function collectMonitorFacts(config: Config, count: WorkflowCounter
     disk: { usedPercent: total > 0 ? ((total - free) / total) * 100 : 0, freeBytes: free, totalBytes: total },
     workflows: { completed, closed },
     remoteEnabled: Boolean(remote),
-    wal: await walFacts(config, remote),
+    ...(await walAndDatabaseFacts(config, remote, previous)),
     verification: { latestFailed, newestAt: newestVerification },
   };
 }

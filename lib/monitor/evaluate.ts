@@ -22,11 +22,19 @@ export interface MonitorFacts {
   /** Lifeboat's workflows closed in the last 7 days (Temporal visibility). */
   workflows: { completed: number; closed: number };
   remoteEnabled: boolean;
+  /** Whether PostgreSQL accepted a connection from the backup host (absent in facts of older versions). */
+  database?: { host: string; port: number; reachable: boolean; error?: string };
   wal?: {
     newestArchivedName?: string;
     newestArchivedAgeSeconds?: number;
+    /** pg_stat_archiver.failed_count now (absent while the database is unreachable). */
     archiverFailedCount?: number;
+    /** failed_count at the last run that could read it. */
+    previousArchiverFailedCount?: number;
     lastFailedWal?: string;
+    lastFailedAt?: string;
+    lastArchivedAt?: string;
+    /** last_failed_time is newer than last_archived_time. */
     failingNow?: boolean;
     readyFiles?: number;
     unshipped?: number;
@@ -134,15 +142,35 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
     push('remote-sync', 'warning', missing.length > 0, missing.length > 0 ? `${missing.length} backups have no off-site copy, e.g. ${missing[0]}` : 'every backup has its off-site copy', { missing: missing.slice(0, 20) });
   }
 
-  // WAL archiving: failing now, or nothing archived for too long.
-  if (facts.wal) {
-    const w = facts.wal;
+  // PostgreSQL itself: a server the backup host cannot reach gets no backups and archives no WAL.
+  if (facts.database) {
+    const d = facts.database;
+    const where = `${d.host}:${d.port}`;
+    push('database-unreachable', 'critical', !d.reachable, d.reachable ? `postgresql at ${where} accepts connections` : `postgresql at ${where} is unreachable: ${d.error ?? 'no answer'}`, { host: d.host, port: d.port, error: d.error ?? null });
+  }
+
+  // The archiver: failing now (critical), or failures since the last run that later succeeded
+  // (warning). Not evaluated while the database cannot be asked, so its state stays as it was.
+  const w = facts.wal;
+  if (w?.archiverFailedCount !== undefined) {
+    // A count lower than before means the statistics were reset: no growth to report.
+    const newFailures = w.previousArchiverFailedCount !== undefined && w.archiverFailedCount > w.previousArchiverFailedCount ? w.archiverFailedCount - w.previousArchiverFailedCount : 0;
+    const failing = Boolean(w.failingNow);
+    const summary = failing
+      ? `wal archiving is failing: last failed ${w.lastFailedWal ?? '?'} at ${w.lastFailedAt ?? '?'}, last success ${w.lastArchivedAt ?? 'never'} (${w.archiverFailedCount} failures in all)`
+      : newFailures > 0
+        ? `wal archiving failed ${newFailures} time(s) since the last check (last ${w.lastFailedWal ?? '?'}), and has succeeded since`
+        : `wal archiving succeeds (${w.archiverFailedCount} failures in all, none new)`;
+    push('archiver-failing', failing ? 'critical' : 'warning', failing || newFailures > 0, summary, {
+      failedCount: w.archiverFailedCount, previousFailedCount: w.previousArchiverFailedCount ?? null, newFailures, lastFailedWal: w.lastFailedWal ?? null, lastFailedAt: w.lastFailedAt ?? null, lastArchivedAt: w.lastArchivedAt ?? null,
+    });
+  }
+
+  // WAL archive freshness: nothing archived for too long (archiver failures are archiver-failing).
+  if (w) {
     const tooOld = w.newestArchivedAgeSeconds !== undefined && w.newestArchivedAgeSeconds > t.walMaxAgeMinutes * 60;
-    const firing = Boolean(w.failingNow) || tooOld;
-    const summary = w.failingNow
-      ? `WAL archiving is failing (last failed ${w.lastFailedWal ?? '?'}, ${w.archiverFailedCount ?? '?'} failures)`
-      : `newest archived WAL ${w.newestArchivedName ?? '(none)'} is ${Math.round((w.newestArchivedAgeSeconds ?? 0) / 60)} min old (limit ${t.walMaxAgeMinutes} min)`;
-    push('wal-archiving', 'critical', firing, summary, { ...w });
+    const summary = `newest archived WAL ${w.newestArchivedName ?? '(none)'} is ${Math.round((w.newestArchivedAgeSeconds ?? 0) / 60)} min old (limit ${t.walMaxAgeMinutes} min)`;
+    push('wal-archiving', 'critical', tooOld, summary, { ...w });
   }
 
   // Verification: any of the latest backups failed its last verification.

@@ -26,6 +26,7 @@ export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): st
   };
   for (const [field, help] of Object.entries(HELP) as [keyof SeedMetrics['metrics'], string][]) gauge(`lifeboat_${field}`, help, metrics.metrics[field]);
   gauge('lifeboat_metrics_timestamp_seconds', 'When the monitoring run that wrote these figures ran', Date.parse(metrics.timestamp) / 1000);
+  if (facts?.database) gauge('lifeboat_database_up', 'Whether PostgreSQL accepted a connection from the backup host (1) or not (0)', facts.database.reachable ? 1 : 0);
   if (facts?.wal) {
     gauge('lifeboat_wal_newest_archived_age_seconds', 'Age of the newest archived WAL file', facts.wal.newestArchivedAgeSeconds);
     gauge('lifeboat_wal_archiver_failed_total', 'pg_stat_archiver.failed_count', facts.wal.archiverFailedCount);

@@ -42,7 +42,9 @@ describe('monitoring evaluation', () => {
     ['a disk at 93%', facts({ disk: { usedPercent: 93, freeBytes: 1, totalBytes: 2 } }), 'critical:disk-usage'],
     ['a success rate of 90%', facts({ workflows: { completed: 36, closed: 40 } }), 'warning:success-rate'],
     ['a backup without off-site copy', facts({ backups: [{ ...facts().backups[0]!, remote: false }, ...facts().backups.slice(1)] }), 'warning:remote-sync'],
-    ['failing WAL archiving', facts({ wal: { failingNow: true, lastFailedWal: '000000010000000000000043', archiverFailedCount: 3 } }), 'critical:wal-archiving'],
+    ['failing WAL archiving', facts({ wal: { failingNow: true, lastFailedWal: '000000010000000000000043', archiverFailedCount: 3, newestArchivedAgeSeconds: 600 } }), 'critical:archiver-failing'],
+    ['archiver failures since the last run', facts({ wal: { archiverFailedCount: 5, previousArchiverFailedCount: 3, newestArchivedAgeSeconds: 600 } }), 'warning:archiver-failing'],
+    ['an unreachable database', facts({ database: { host: '127.0.0.1', port: 1, reachable: false, error: 'postgresql at 127.0.0.1:1 is unavailable: ECONNREFUSED' } }), 'critical:database-unreachable'],
     ['WAL archiving stalled', facts({ wal: { newestArchivedAgeSeconds: 3 * 3600 } }), 'critical:wal-archiving'],
     ['a failed verification', facts({ verification: { latestFailed: ['daily/x'] } }), 'critical:verification'],
   ])('fires for %s', (_what, f, expected) => {
@@ -53,6 +55,39 @@ describe('monitoring evaluation', () => {
     const text = renderPrometheus(m, facts());
     for (const [k, v] of Object.entries(m.metrics)) expect(text).toContain(`\nlifeboat_${k} ${v}\n`);
     expect(text).toContain('lifeboat_wal_newest_archived_age_seconds 600');
+  });
+});
+
+describe('database and archiver conditions', () => {
+  const evaluation = (f: MonitorFacts, condition: string) => evaluateMonitor(f, T).find((e) => e.condition === condition);
+  const down = facts({ database: { host: 'db', port: 5432, reachable: false, error: 'postgresql at db:5432 is unavailable: ECONNREFUSED' }, wal: { newestArchivedAgeSeconds: 600, previousArchiverFailedCount: 2 } });
+  const up = facts({ database: { host: 'db', port: 5432, reachable: true }, wal: { newestArchivedAgeSeconds: 600, archiverFailedCount: 2, previousArchiverFailedCount: 2 } });
+
+  it('names the server and the reason when the database is unreachable, and resolves when it answers', () => {
+    expect(evaluation(down, 'database-unreachable')).toMatchObject({ severity: 'critical', firing: true, summary: 'postgresql at db:5432 is unreachable: postgresql at db:5432 is unavailable: ECONNREFUSED' });
+    const t0 = new Date(NOW);
+    const fired = alertTransitions({ firing: {} }, evaluateMonitor(down, T), t0);
+    expect(fired.send.map((a) => `${a.severity}:${a.condition}`)).toEqual(['critical:database-unreachable']);
+    const back = alertTransitions(fired.next, evaluateMonitor(up, T), new Date(t0.getTime() + 3600_000));
+    expect(back.send).toEqual([expect.objectContaining({ condition: 'database-unreachable', resolved: true, summary: 'resolved: postgresql at db:5432 accepts connections' })]);
+  });
+  it('leaves the archiver condition as it was while the database cannot be asked', () => {
+    expect(evaluation(down, 'archiver-failing')).toBeUndefined();
+    const failing = alertTransitions({ firing: {} }, evaluateMonitor(facts({ wal: { failingNow: true, archiverFailedCount: 3 } }), T), new Date(NOW));
+    expect(alertTransitions(failing.next, evaluateMonitor(down, T), new Date(NOW)).next.firing['archiver-failing']).toBeDefined();
+  });
+  it('treats a lower failure count as a statistics reset, and an unchanged one as healthy', () => {
+    expect(evaluation(facts({ wal: { archiverFailedCount: 0, previousArchiverFailedCount: 7 } }), 'archiver-failing')?.firing).toBe(false);
+    expect(evaluation(up, 'archiver-failing')).toMatchObject({ firing: false, summary: 'wal archiving succeeds (2 failures in all, none new)' });
+    expect(evaluation(facts({ wal: { archiverFailedCount: 4 } }), 'archiver-failing')?.firing).toBe(false);
+  });
+  it('says how many failures are new', () => {
+    expect(evaluation(facts({ wal: { archiverFailedCount: 5, previousArchiverFailedCount: 3, lastFailedWal: '000000010000000000000043' } }), 'archiver-failing')).toMatchObject({
+      severity: 'warning', firing: true, summary: 'wal archiving failed 2 time(s) since the last check (last 000000010000000000000043), and has succeeded since', details: expect.objectContaining({ newFailures: 2 }),
+    });
+  });
+  it('keeps the seed metrics JSON unchanged by the new facts', () => {
+    expect(seedMetrics(down)).toEqual(seedMetrics(facts()));
   });
 });
 
