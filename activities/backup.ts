@@ -19,6 +19,7 @@ import { loadPublicKey, type EncryptionKey } from '../lib/crypto/openpgp';
 import { ConflictingArtifact, InputInvalid } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
+import type { ArtifactProof } from '../lib/pipeline/artifact';
 import { takeBaseBackup as runBaseBackup } from '../lib/postgres/basebackup';
 import { dumpDatabase as runDump, dumpGlobals as runGlobals, type ServerFacts } from '../lib/postgres/dump';
 import { FsStore } from '../lib/storage/fs-store';
@@ -47,6 +48,8 @@ export interface ArtifactRecord {
   sha256: string;
   bytes: number;
   rawBytes: number;
+  /** How the artifact was proven before it was written into place (absent for older records). */
+  proof?: ArtifactProof;
   startedAt: string;
   finishedAt: string;
   server?: Omit<ServerFacts, 'walSegmentSize'>;
@@ -93,7 +96,8 @@ export function createBackupActivities({ config, logger }: { config: Config; log
     key: m.key,
     sha256: m.sha256,
     bytes: m.bytes,
-    rawBytes: 0,
+    rawBytes: m.rawBytes ?? 0,
+    proof: m.proof,
     startedAt: m.startedAt,
     finishedAt: m.finishedAt,
     alreadyRecorded: true,
@@ -120,7 +124,9 @@ export function createBackupActivities({ config, logger }: { config: Config; log
       if (done) return fromMetadata(done);
       await sweepPartials(join(config.backupRoot, input.tier), PARTIAL_MAX_AGE_MS);
       const startedAt = new Date().toISOString();
-      const facts = await runGlobals({ db: config.db, target: local.pathOf(key), compression: config.compression, encryptionKey: await encryptionKey() });
+      const publicKey = await encryptionKey();
+      const facts = await withHeartbeats({}, (beats) => runGlobals({ db: config.db, target: local.pathOf(key), compression: config.compression, encryptionKey: publicKey, onSpawn: (pid) => beats.track(pid) }));
+      logger.info({ key, bytes: facts.bytes, rawBytes: facts.rawBytes, proof: facts.proof.method }, 'globals dump written');
       return { kind: 'globals', key, ...facts, tier: input.tier, startedAt, finishedAt: new Date().toISOString() };
     },
 
@@ -139,12 +145,13 @@ export function createBackupActivities({ config, logger }: { config: Config; log
           compression: config.compression,
           encryptionKey: publicKey,
           onProgress: (rawBytes, writtenBytes) => beats.update({ rawBytes, writtenBytes }),
+          onSpawn: (pid) => beats.track(pid),
           signal: Context.current().cancellationSignal,
         }),
       );
-      logger.info({ key, bytes: result.bytes, rawBytes: result.rawBytes }, 'database dump written');
+      logger.info({ key, bytes: result.bytes, rawBytes: result.rawBytes, proof: result.proof.method }, 'database dump written');
       return {
-        kind: 'logical', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, startedAt, finishedAt: new Date().toISOString(),
+        kind: 'logical', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, proof: result.proof, startedAt, finishedAt: new Date().toISOString(),
         server: serverSummary(result.server), tier: input.tier, database: config.db.name, dumpFormat: format, snapshot: result.snapshot, tables: result.tables, globalsKey: input.globalsKey,
       };
     },
@@ -164,12 +171,13 @@ export function createBackupActivities({ config, logger }: { config: Config; log
           compression: config.compression,
           encryptionKey: publicKey,
           onProgress: (rawBytes, writtenBytes) => beats.update({ rawBytes, writtenBytes }),
+          onSpawn: (pid) => beats.track(pid),
           signal: Context.current().cancellationSignal,
         }),
       );
-      logger.info({ key, bytes: result.bytes, startLsn: result.startLsn, stopLsn: result.stopLsn }, 'base backup written');
+      logger.info({ key, bytes: result.bytes, startLsn: result.startLsn, stopLsn: result.stopLsn, proof: result.proof.method }, 'base backup written');
       return {
-        kind: 'base', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, startedAt, finishedAt: new Date().toISOString(), server: serverSummary(result.server),
+        kind: 'base', key, sha256: result.sha256, bytes: result.bytes, rawBytes: result.rawBytes, proof: result.proof, startedAt, finishedAt: new Date().toISOString(), server: serverSummary(result.server),
         label: result.label, startLsn: result.startLsn, stopLsn: result.stopLsn, timeline: result.timeline, startWal: result.startWal, stopWal: result.stopWal,
       };
     },
@@ -192,6 +200,8 @@ export function createBackupActivities({ config, logger }: { config: Config; log
         file: record.key.split('/').pop()!,
         sha256: record.sha256,
         bytes: record.bytes,
+        rawBytes: record.rawBytes,
+        proof: record.proof,
         compression: config.compression,
         encryption: key ? { enabled: true, recipient: key.recipient, fingerprint: key.fingerprint, encryptionSubkey: key.encryptionSubkey } : { enabled: false },
         startedAt: record.startedAt,

@@ -6,7 +6,7 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import {
-  AuthenticationFailed, BackupNotFound, ChecksumMismatch, ConfigInvalid, ConflictingArtifact, InputInvalid, KeyUnavailable,
+  ArtifactIncomplete, AuthenticationFailed, BackupNotFound, ChecksumMismatch, ConfigInvalid, ConflictingArtifact, InputInvalid, KeyUnavailable,
   OperationRefused, PrerequisiteMissing, ServiceUnavailable, StackFailed, isLifeboatError,
 } from '../lib/errors';
 
@@ -15,7 +15,7 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2, unavailable: 3, prerequisite
 /** Exit codes for failures that come back from a workflow, by ApplicationFailure type. */
 const FAILURE_TYPES: Record<string, number> = {
   ConfigInvalid: 2, InputInvalid: 2, ServiceUnavailable: 3, AuthenticationFailed: 3, PrerequisiteMissing: 4, OperationRefused: 5,
-  ChecksumMismatch: 6, BackupNotFound: 6, KeyUnavailable: 6, ConflictingArtifact: 6,
+  ChecksumMismatch: 6, ArtifactIncomplete: 6, BackupNotFound: 6, KeyUnavailable: 6, ConflictingArtifact: 6,
 };
 
 function failureType(error: unknown): string | undefined {
@@ -33,7 +33,7 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ServiceUnavailable || error instanceof AuthenticationFailed) return EXIT.unavailable;
   if (error instanceof PrerequisiteMissing || error instanceof StackFailed) return EXIT.prerequisite;
   if (error instanceof OperationRefused) return EXIT.refused;
-  if (error instanceof ChecksumMismatch || error instanceof BackupNotFound || error instanceof KeyUnavailable || error instanceof ConflictingArtifact) return EXIT.integrity;
+  if (error instanceof ChecksumMismatch || error instanceof ArtifactIncomplete || error instanceof BackupNotFound || error instanceof KeyUnavailable || error instanceof ConflictingArtifact) return EXIT.integrity;
   if (error instanceof WorkflowFailedError) return FAILURE_TYPES[failureType(error) ?? ''] ?? EXIT.failed;
   if ((error as { code?: string }).code === 'commander.invalidArgument' || (error as { code?: string }).code === 'commander.unknownOption') return EXIT.invalid;
   return EXIT.failed;

@@ -85,6 +85,15 @@ export class ChecksumMismatch extends LifeboatError {
   readonly permanent = true;
 }
 
+/**
+ * A backup stage lost, added or failed to produce bytes: the counts of two stages disagree, the
+ * producer wrote nothing where it always writes something, or the written artifact does not decode
+ * to what the producer produced. Nothing was recorded; retrying runs the whole stage again.
+ */
+export class ArtifactIncomplete extends LifeboatError {
+  readonly permanent = false;
+}
+
 /** The named backup does not exist (or has no metadata, so it is not a backup). */
 export class BackupNotFound extends LifeboatError {
   readonly permanent = true;

@@ -40,6 +40,10 @@ const common = {
   file: z.string(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
+  /** Bytes the producer wrote (before compression); absent in records older than the proof. */
+  rawBytes: z.number().int().nonnegative().optional(),
+  /** How the artifact was proven before it was written into place (lib/pipeline/artifact.ts). */
+  proof: z.object({ method: z.enum(['decoded-file', 'test-decoded-stream']), decodedBytes: z.number().int().nonnegative(), compressedBytes: z.number().int().nonnegative() }).optional(),
   compression: compressionFacts,
   encryption: encryptionFacts,
   ...runFacts,

@@ -105,10 +105,19 @@ function webToNode(stream: unknown): Readable {
 
 /** A Duplex: plaintext (already compressed) in, OpenPGP binary message out. */
 export async function createEncryptStream(key: EncryptionKey): Promise<Duplex> {
+  return (await createEncryptStreamWithSessionKey(key)).stream;
+}
+
+/**
+ * The same, plus the message's session key, so the writer can prove the written message decrypts
+ * (createDecryptStream with `{ sessionKey }`) without holding the private key. The session key
+ * opens this one message only; keep it in memory and drop it with the stream.
+ */
+export async function createEncryptStreamWithSessionKey(key: EncryptionKey): Promise<{ stream: Duplex; sessionKey: Buffer }> {
   // AES-256: every OpenPGP implementation since RFC 4880 reads it, GnuPG 2.2 included.
   const sessionKey = randomBytes(32);
   const pkesk = await openpgp.encryptSessionKey({ data: sessionKey, algorithm: 'aes256', encryptionKeys: key.key, format: 'binary', config: ENCRYPT_CONFIG });
-  return new SeipdEncryptStream(Buffer.from(pkesk), sessionKey);
+  return { stream: new SeipdEncryptStream(Buffer.from(pkesk), sessionKey), sessionKey };
 }
 
 /** Size of each partial body part (RFC 4880 4.2.2.4: a power of two; the first at least 512). */
@@ -260,14 +269,15 @@ class SeipdEncryptStream extends Transform {
  * A Duplex: OpenPGP message in, plaintext out. The MDC is checked at the end of the stream (a
  * tampered message errors there), so callers check the file's sha256 before trusting any output.
  */
-export function createDecryptStream(privateKeys: openpgp.PrivateKey[]): Duplex {
+export function createDecryptStream(keys: openpgp.PrivateKey[] | { sessionKey: Buffer }): Duplex {
   const input = new PassThrough({ highWaterMark: 1 << 20 });
   const output = new PassThrough({ highWaterMark: 1 << 20 });
   // readMessage consumes the packet headers, so it can only run once data flows in: start it in
   // the background and forward its plaintext (or its error) to `output`.
   void (async () => {
     const message = await openpgp.readMessage({ binaryMessage: Readable.toWeb(input) as unknown as ReadableStream<Uint8Array> });
-    const { data } = await openpgp.decrypt({ message, decryptionKeys: privateKeys, format: 'binary', config: { allowUnauthenticatedStream: true } });
+    const opened = Array.isArray(keys) ? { decryptionKeys: keys } : { sessionKeys: { data: new Uint8Array(keys.sessionKey), algorithm: 'aes256' as const } };
+    const { data } = await openpgp.decrypt({ message, ...opened, format: 'binary', config: { allowUnauthenticatedStream: true } });
     const plain = webToNode(data);
     plain.on('error', (error) => output.destroy(classifyDecryptError(error)));
     plain.pipe(output);

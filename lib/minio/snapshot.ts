@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { EncryptionKey } from '../crypto/openpgp';
 import { ChecksumMismatch, OperationRefused } from '../errors';
-import { writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
+import { tarEnding, writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
 import type { BucketStore, ObjectBody } from './bucket-store';
 import { ContentHasher, readAll, SMALL_OBJECT_BYTES } from './copy';
 import type { ManifestEntry } from './metadata';
@@ -139,7 +139,9 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
   try {
     facts = await writeArtifact({
       // tar-stream's streamx Readable is an async iterable, which the pipeline reads like a stream.
-      source: pack as unknown as Readable,
+      source: { stream: pack as unknown as Readable },
+      // A tar ends with two zero blocks even when the bucket is empty.
+      expect: { what: 'a tar archive', minBytes: 1024, ending: { what: 'a complete tar archive', test: tarEnding } },
       target: options.target,
       compression: options.compression,
       encryptionKey: options.encryptionKey,

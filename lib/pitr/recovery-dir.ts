@@ -11,7 +11,6 @@
  * The base backup is decrypted and decompressed in memory and streamed straight into `tar -x`
  * running as the postgres user: no plaintext tar is ever written to disk.
  */
-import { spawn } from 'node:child_process';
 import { chownSync, createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +21,7 @@ import { ConflictingArtifact, PrerequisiteMissing, ToolFailed } from '../errors'
 import { postgresOsUser, type OsOwner } from '../postgres/os-user';
 import { decodeStream } from '../pipeline/codec';
 import { writeFileAtomic } from '../pipeline/atomic-file';
+import { killTool, spawnTool, type ToolExit } from '../pipeline/child';
 
 export interface RecoveryPaths {
   runDir: string;
@@ -145,19 +145,14 @@ export interface ExtractOptions {
 
 /** Stream the base backup through decrypt -> decompress -> `tar -x` (as the cluster's user). */
 export async function extractBaseBackup(options: ExtractOptions): Promise<void> {
-  const tar = spawn('tar', ['-x', '-f', '-', '-C', options.dataDir], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-    uid: options.owner?.uid,
-    gid: options.owner?.gid,
-    env: clusterEnv(options.owner),
-    cwd: options.dataDir,
-  });
-  let stderr = '';
-  tar.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4096)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((done) => {
-    tar.once('error', (error) => done({ code: null, signal: null, error }));
-    tar.once('close', (code, signal) => done({ code, signal }));
-  });
+  // Through spawnTool: tar dies with the worker (setpriv --pdeathsig), its stdout is owned.
+  const tar = spawnTool({ command: 'tar', args: ['-x', '-f', '-', '-C', options.dataDir], uid: options.owner?.uid, gid: options.owner?.gid, env: clusterEnv(options.owner), cwd: options.dataDir }, { stdin: 'pipe' });
+  tar.output!.resume();
+  const exited = tar.done.then(
+    () => ({ code: 0 as number | null, signal: null as NodeJS.Signals | null, error: undefined as Error | undefined }),
+    (exit: ToolExit) => ({ code: exit.code, signal: exit.signal, error: exit.code === null && exit.signal === null ? new Error(exit.stderrTail) : undefined }),
+  );
+  const stderrOf = (): string => tar.stderr().slice(-4096);
   let read = 0;
   const source = createReadStream(options.source, { highWaterMark: 1 << 20 });
   const counter = new Transform({
@@ -169,23 +164,23 @@ export async function extractBaseBackup(options: ExtractOptions): Promise<void> 
   });
   const abort = (): void => {
     source.destroy(new Error('cancelled'));
-    tar.kill('SIGKILL');
+    killTool(tar);
   };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    await decodeStream(source.pipe(counter), options.encoding, options.privateKeys, tar.stdin);
+    await decodeStream(source.pipe(counter), options.encoding, options.privateKeys, tar.child.stdin!);
   } catch (error) {
-    tar.kill('SIGKILL');
+    killTool(tar);
     const exit = await exited;
     if (exit.error) throw new PrerequisiteMissing(`tar could not be started: ${exit.error.message}`, 'install tar');
-    if (stderr.trim()) throw tarFailed(stderr);
+    if (stderrOf().trim()) throw tarFailed(stderrOf());
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
   const exit = await exited;
   if (exit.error) throw new PrerequisiteMissing(`tar could not be started: ${exit.error.message}`, 'install tar');
-  if (exit.code !== 0) throw tarFailed(stderr || `exit code ${exit.code ?? exit.signal}`);
+  if (exit.code !== 0) throw tarFailed(stderrOf() || `exit code ${exit.code ?? exit.signal}`);
 }
 
 function tarFailed(stderr: string): ToolFailed {

@@ -5,8 +5,8 @@
  */
 import type { Config } from '../config/load';
 import type { EncryptionKey } from '../crypto/openpgp';
-import { spawnTool, ToolExit } from '../pipeline/child';
-import { writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
+import { ToolExit, type SpawnOptions } from '../pipeline/child';
+import { tarEnding, writeArtifact, type ArtifactFacts, type ContentExpectation } from '../pipeline/artifact';
 import { withPg } from './connection';
 import { readServerFacts, type ServerFacts } from './dump';
 import { classifyToolExit, pgToolEnv, pgToolPath } from './tools';
@@ -55,22 +55,36 @@ export interface BaseBackupOptions {
   compression: { algorithm: 'zstd' | 'gzip'; level: number };
   encryptionKey?: EncryptionKey;
   onProgress?: (rawBytes: number, writtenBytes: number) => void;
+  onSpawn?: SpawnOptions['onSpawn'];
   signal?: AbortSignal;
 }
+
+/** `pg_basebackup -Ft -D -` writes one tar: its first header's ustar magic at byte 257. */
+export const BASE_BACKUP_EXPECTATION: ContentExpectation = {
+  what: 'a pg_basebackup tar stream',
+  minBytes: 1024,
+  magic: { offset: 257, bytes: Buffer.from('ustar') },
+  ending: { what: 'a complete tar archive', test: tarEnding },
+};
 
 export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBackupResult> {
   const { db } = options;
   const server = await withPg(db, (client) => readServerFacts(client, db));
   const args = ['-D', '-', '-Ft', '-X', 'fetch', '--checkpoint=fast', `--label=${options.label}`, '--verbose', '--no-password'];
-  const producer = spawnTool(pgToolPath(db, 'pg_basebackup', Math.floor(server.versionNum / 10000)), args, { env: pgToolEnv(db) });
+  const producer = { command: pgToolPath(db, 'pg_basebackup', Math.floor(server.versionNum / 10000)), args, env: pgToolEnv(db, db.name, 'pg_basebackup') };
   let artifact: ArtifactFacts;
+  let producerStderr = '';
   try {
-    artifact = await writeArtifact({ source: producer.child.stdout, producer, target: options.target, compression: options.compression, encryptionKey: options.encryptionKey, onProgress: options.onProgress, signal: options.signal });
+    artifact = await writeArtifact({
+      source: { tool: producer }, target: options.target, compression: options.compression, encryptionKey: options.encryptionKey, expect: BASE_BACKUP_EXPECTATION,
+      onProgress: options.onProgress, onSpawn: options.onSpawn, signal: options.signal,
+      onProducerStderr: (stderr) => (producerStderr = stderr),
+    });
   } catch (error) {
     if (error instanceof ToolExit) throw classifyToolExit(error, db);
     throw error;
   }
-  const report = parseBaseBackupReport(producer.stderr());
+  const report = parseBaseBackupReport(producerStderr);
   return {
     ...artifact,
     server,

@@ -10,6 +10,19 @@ export function pgClientConfig(db: Config['db'], database = db.name): ClientConf
   return { host: db.host, port: db.port, user: db.user, password: db.password, database, connectionTimeoutMillis: 10_000, application_name: 'lifeboat' };
 }
 
+/**
+ * A backend notices a client that has gone (a killed worker, a killed pg_dump) only when it next
+ * talks to it; one waiting on a lock would hold its snapshot for as long as the lock. PostgreSQL 14+
+ * checks the socket every client_connection_check_interval while a query runs: set it for Lifeboat's
+ * own long connections, so their backends end within seconds of their client.
+ */
+export const CLIENT_CHECK_INTERVAL_MS = 2000;
+
+/** `PGOPTIONS` for a libpq tool on a server that has the setting (14+); empty otherwise. */
+export function clientCheckEnv(serverVersionNum: number): NodeJS.ProcessEnv {
+  return serverVersionNum >= 140000 ? { PGOPTIONS: `-c client_connection_check_interval=${CLIENT_CHECK_INTERVAL_MS}` } : {};
+}
+
 export function classifyPgError(error: unknown, db: Config['db']): LifeboatError {
   const e = error as { code?: string; message?: string };
   const where = `${db.host}:${db.port}`;

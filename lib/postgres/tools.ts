@@ -29,7 +29,7 @@ export function pgToolPath(db: Config['db'], tool: PgTool, serverMajor?: number)
 }
 
 /** Environment for a tool: libpq variables; PGPASSWORD only here, never on a command line. */
-export function pgToolEnv(db: Config['db'], database = db.name): NodeJS.ProcessEnv {
+export function pgToolEnv(db: Config['db'], database = db.name, tool?: PgTool): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -38,7 +38,8 @@ export function pgToolEnv(db: Config['db'], database = db.name): NodeJS.ProcessE
     PGPORT: String(db.port),
     PGUSER: db.user,
     PGDATABASE: database,
-    PGAPPNAME: 'lifeboat',
+    // Names the connection in pg_stat_activity (`lifeboat pg_dump`).
+    PGAPPNAME: tool ? `lifeboat ${tool}` : 'lifeboat',
     PGCONNECT_TIMEOUT: '10',
   };
   if (db.password !== undefined) env.PGPASSWORD = db.password;

@@ -15,7 +15,7 @@ import type { LogicalMetadata, TableFacts } from '../catalog/metadata';
 import type { Config } from '../config/load';
 import { createDecryptStream } from '../crypto/openpgp';
 import { InputInvalid } from '../errors';
-import { spawnTool, killTool, ToolExit, type ToolProcess } from '../pipeline/child';
+import { spawnChain, spawnTool, killTool, ToolExit, type ToolProcess } from '../pipeline/child';
 import { createDecompressStage } from '../pipeline/compress';
 import { classifyPgError, pgClientConfig } from '../postgres/connection';
 import { factsPsqlScript, parseFactsOutput } from '../postgres/facts';
@@ -113,22 +113,21 @@ export async function loadIntoNewDatabase(options: LoadOptions): Promise<LoadRes
       ? [pgToolPath(db, 'psql', serverMajor), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-o', '/dev/null', '-d', database, '-f', '-', ...(script ? ['-f', join(work!, 'facts.sql')] : [])]]
       : [pgToolPath(db, 'pg_restore', serverMajor), ['--single-transaction', '--exit-on-error', '--no-password', '-d', database]];
   const env = pgToolEnv(db, database);
-  // zstd: the decompressor's stdout is the loader's stdin, so the decompressed dump (about 3.5x the
-  // file) never passes through node; node only reads and decrypts the file. Both processes are
-  // spawned in this tick, before node could read from zstd's stdout; our copy of that pipe is then
-  // closed (the loader is its only reader). gzip decompresses in-process, into the loader's stdin.
+  // zstd: the decompressor's stdout is the loader's stdin (spawnChain: a kernel pipe), so the
+  // decompressed dump (about 3.5x the file) never passes through node; node only reads and decrypts
+  // the file. gzip decompresses in-process, into the loader's stdin.
   let unzstd: ToolProcess | undefined;
   let loader: ToolProcess;
   const stages: NodeJS.ReadWriteStream[] = [];
   if (metadata.encryption.enabled) stages.push(createDecryptStream(options.privateKeys!));
   if (metadata.compression.algorithm === 'zstd') {
-    unzstd = spawnTool('zstd', ['-d', '-q', '-c', '--no-progress'], { stdin: 'pipe' });
-    loader = spawnTool(command, args, { env, stdin: unzstd.child.stdout });
-    unzstd.child.stdout.destroy();
+    [unzstd, loader] = spawnChain([{ command: 'zstd', args: ['-d', '-q', '-c', '--no-progress'] }, { command, args, env }], { stdin: 'pipe' }) as [ToolProcess, ToolProcess];
   } else {
-    loader = spawnTool(command, args, { env, stdin: 'pipe' });
+    loader = spawnTool({ command, args, env }, { stdin: 'pipe' });
     stages.push(createDecompressStage(metadata.compression.algorithm).stream);
   }
+  // The loader's own stdout (psql -o /dev/null, pg_restore -d) says nothing we keep: drain it.
+  loader.output!.resume();
   const sink = unzstd ? unzstd.child.stdin! : loader.child.stdin!;
   let done = 0;
   let lastReport = 0;
