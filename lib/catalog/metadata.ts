@@ -43,7 +43,7 @@ const common = {
   /** Bytes the producer wrote (before compression); absent in records older than the proof. */
   rawBytes: z.number().int().nonnegative().optional(),
   /** How the artifact was proven before it was written into place (lib/pipeline/artifact.ts). */
-  proof: z.object({ method: z.enum(['decoded-file', 'test-decoded-stream']), decodedBytes: z.number().int().nonnegative(), compressedBytes: z.number().int().nonnegative() }).optional(),
+  proof: z.object({ method: z.enum(['decoded-file', 'test-decoded-stream', 'none']), decodedBytes: z.number().int().nonnegative(), compressedBytes: z.number().int().nonnegative() }).optional(),
   compression: compressionFacts,
   encryption: encryptionFacts,
   ...runFacts,

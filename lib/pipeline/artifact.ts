@@ -87,8 +87,12 @@ export interface WriteArtifactOptions {
 
 /** How an artifact was proven before it was committed (recorded in its metadata). */
 export interface ArtifactProof {
-  /** 'decoded-file': the written file was decrypted and decompressed back; 'test-decoded-stream': its compressed stream was test-decoded while written. */
-  method: 'decoded-file' | 'test-decoded-stream';
+  /**
+   * 'decoded-file': the written file was decrypted and decompressed back; 'test-decoded-stream': its
+   * compressed stream was test-decoded while written; 'none': only the byte counts were checked
+   * (LIFEBOAT_BENCH_PROOF=off, for measuring what the proof costs; never in production).
+   */
+  method: 'decoded-file' | 'test-decoded-stream' | 'none';
   /** Raw bytes the decode gave (equal to rawBytes, or the write failed). */
   decodedBytes: number;
   /** Compressed bytes (between the compressor and the cipher). */
@@ -107,8 +111,10 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Arti
   const onSpawn = options.onSpawn;
   // 1. Spawn everything in this tick; from here on every process's output is owned.
   const plan = startProcesses(options.source, algorithm, level, onSpawn);
+  // Benchmarks only: measure the write without the test decode and the decode back.
+  const proofOff = process.env.LIFEBOAT_BENCH_PROOF === 'off';
   // The in-flight test decode: zstd -d | tail (kernel pipe), so only the last bytes reach node.
-  const tester = algorithm === 'zstd'
+  const tester = algorithm === 'zstd' && !proofOff
     ? spawnChain([{ command: 'zstd', args: ['-d', '-vv', '-c', '--no-progress'] }, { command: 'tail', args: ['-c', String(TAIL_BYTES)] }], { stdin: 'pipe', onSpawn })
     : undefined;
   const tools = [plan.producer, plan.compressor, ...(tester ?? [])];
@@ -124,17 +130,17 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Arti
     await options.beforeConsume?.();
     // 2. One pass: compressed bytes -> count -> test decode (tee) -> encrypt -> sha256 -> temp file.
     await Promise.all([
-      pipeline([plan.compressed, compressedCount, test, ...(encryption ? [encryption.stream] : []), out, createWriteStream(temp, { mode: 0o640 })], { signal: options.signal }),
+      pipeline([plan.compressed, compressedCount, ...(proofOff ? [] : [test]), ...(encryption ? [encryption.stream] : []), out, createWriteStream(temp, { mode: 0o640 })], { signal: options.signal }),
       plan.producer?.done,
       plan.compressor?.done,
       ...(tester ?? []).map((t) => t.done.catch((error: Error) => Promise.reject(incomplete(`the compressed stream does not decode: ${error.message}`)))),
     ]);
     // 3. Account for every byte, then prove the file decodes to what the producer produced.
-    const rawBytes = await accountBytes(plan, compressedCount.bytes, test, options.expect);
+    const rawBytes = await accountBytes(plan, compressedCount.bytes, proofOff ? undefined : test, options.expect);
     const onDisk = (await stat(temp)).size;
     if (onDisk !== out.bytes) throw incomplete(`${onDisk} bytes are on disk, ${out.bytes} were written`);
-    let method: ArtifactProof['method'] = 'test-decoded-stream';
-    if (out.bytes <= (options.decodeLimit ?? DECODE_LIMIT_BYTES)) {
+    let method: ArtifactProof['method'] = proofOff ? 'none' : 'test-decoded-stream';
+    if (!proofOff && out.bytes <= (options.decodeLimit ?? DECODE_LIMIT_BYTES)) {
       await proveFile(temp, algorithm, encryption?.sessionKey, rawBytes, options.expect);
       method = 'decoded-file';
     }
@@ -193,7 +199,7 @@ function startProcesses(source: WriteArtifactOptions['source'], algorithm: Compr
 }
 
 /** Raw byte count, once every stage's counts agree; throws ArtifactIncomplete otherwise. */
-async function accountBytes(plan: ProcessPlan, compressedBytes: number, test: TestDecodeTee, expect: ContentExpectation): Promise<number> {
+async function accountBytes(plan: ProcessPlan, compressedBytes: number, test: TestDecodeTee | undefined, expect: ContentExpectation): Promise<number> {
   let rawBytes: number;
   if (plan.compressor) {
     const report = zstdCompressReport(plan.compressor.stderr());
@@ -205,6 +211,7 @@ async function accountBytes(plan: ProcessPlan, compressedBytes: number, test: Te
     rawBytes = plan.rawCounted!();
   }
   if (rawBytes < expect.minBytes) throw incomplete(`the producer wrote ${rawBytes} bytes; ${expect.what} is never shorter than ${expect.minBytes}`);
+  if (!test) return rawBytes;
   const decoded = test.decodedBytes();
   if (decoded !== rawBytes) throw incomplete(`the compressed stream decodes to ${decoded ?? 'an unknown number of'} bytes, the producer wrote ${rawBytes}`);
   checkMagic(await test.head(), expect, 'the compressed stream');
