@@ -28,19 +28,27 @@ export function startHeartbeats<T>(initial: T, intervalMs = 5000): Heartbeats<T>
   const tools: ToolPid[] = [];
   const boot = bootId();
   const details = (): T & ToolDetails => ({ ...latest, ...(tools.length ? { tools, bootId: boot } : {}) });
-  ctx.heartbeat(details());
-  const timer = setInterval(() => ctx.heartbeat(details()), intervalMs);
+  // The SDK sends an activity's first heartbeat at once and throttles the rest (up to 80 % of the
+  // heartbeat timeout). So the first one waits until the tools are spawned (a pipeline spawns all of
+  // its processes in one tick) or the first interval, whichever comes first: the PIDs a retry needs
+  // reach the server at once.
+  let pending: NodeJS.Immediate | undefined;
+  const send = (): void => ctx.heartbeat(details());
+  const timer = setInterval(send, intervalMs);
   return {
     update(next) {
       latest = next;
     },
     track(pid) {
       tools.push(pid);
-      // Recorded at once (the SDK throttles what it sends), so a retry knows what to stop.
-      ctx.heartbeat(details());
+      pending ??= setImmediate(() => {
+        pending = undefined;
+        send();
+      });
     },
     stop() {
       clearInterval(timer);
+      if (pending) clearImmediate(pending);
     },
   };
 }

@@ -155,7 +155,8 @@ describe('a worker killed mid-dump', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('leaves no pg_dump or zstd running 5 s later, and no connection of it in pg_stat_activity', async () => {
+  /** A lock on the tiny database's table (pg_dump waits on it), and a worker process on fresh queues. */
+  async function blockedDump(extraEnv: Record<string, string>) {
     const queues = uniqueQueues();
     const overrides = { ...queues, DB_NAME: TINY, BACKUP_ROOT: root, REMOTE_STORAGE: 'false' };
     const config = testConfig(overrides);
@@ -164,31 +165,60 @@ describe('a worker killed mid-dump', () => {
     await locker.connect();
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE notes IN ACCESS EXCLUSIVE MODE');
-
-    worker = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'lifeboat.js'), 'worker'], { env: { ...process.env, LIFEBOAT_ENV_FILE: stackEnvFile(), LOG_LEVEL: 'warn', ...overrides }, stdio: 'ignore' });
+    const env = { ...process.env, LIFEBOAT_ENV_FILE: stackEnvFile(), LOG_LEVEL: 'warn', ...overrides, ...extraEnv };
+    const startWorker = () => spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'lifeboat.js'), 'worker'], { env, stdio: 'ignore' });
+    worker = startWorker();
     const handle = await temporal.workflow.start('backupDatabase', { taskQueue: config.temporal.taskQueue, workflowId: `test-killed-dump-${Date.now()}`, args: [{ tier: 'daily' }] });
-    try {
-      // Wait for pg_dump (under the worker) to be waiting on the lock.
-      let tools: { pid: number; name: string }[] = [];
-      for (let i = 0; i < 300; i++) {
-        tools = descendants(worker.pid!).filter((t) => t.name === 'pg_dump' || t.name === 'zstd');
-        const waiting = await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'lifeboat pg_dump' AND wait_event_type = 'Lock'");
-        if (tools.some((t) => t.name === 'pg_dump') && waiting.rows[0].n > 0) break;
-        await sleep(100);
-      }
-      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['pg_dump', 'zstd']));
+    // Wait for pg_dump (under the worker) to be waiting on the lock.
+    let tools: { pid: number; name: string }[] = [];
+    for (let i = 0; i < 300; i++) {
+      tools = descendants(worker.pid!).filter((t) => t.name === 'pg_dump' || t.name === 'zstd');
+      const waiting = await locker.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'lifeboat pg_dump' AND wait_event_type = 'Lock'");
+      if (tools.some((t) => t.name === 'pg_dump') && waiting.rows[0].n > 0) break;
+      await sleep(100);
+    }
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['pg_dump', 'zstd']));
+    return { handle, tools, startWorker };
+  }
 
-      worker.kill('SIGKILL');
+  it('leaves no pg_dump or zstd running 5 s later, and no connection of it in pg_stat_activity', async () => {
+    const { handle, tools } = await blockedDump({});
+    try {
+      worker!.kill('SIGKILL');
       await new Promise((r) => worker!.once('exit', r));
       await sleep(5000);
       // Every tool of that attempt is gone (the kernel killed them with the worker) ...
       expect(tools.filter((t) => startTicksOf(t.pid) !== undefined)).toEqual([]);
       // ... and so are their connections, though the lock they waited for is still held.
-      const left = await locker.query("SELECT application_name, state, wait_event_type FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'lifeboat%'", [TINY]);
+      const left = await locker!.query("SELECT application_name, state, wait_event_type FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'lifeboat%'", [TINY]);
       expect(left.rows).toEqual([]);
     } finally {
-      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker!.query('ROLLBACK').catch(() => undefined);
+      await locker!.end().catch(() => undefined);
+      locker = undefined;
       await handle.terminate('test over').catch(() => undefined);
     }
   });
+
+  it('without setpriv, the retry on a new worker stops what the killed attempt left, then completes', async () => {
+    // LIFEBOAT_NO_PDEATHSIG=1 stands for a machine without util-linux setpriv: the tools survive
+    // the worker; the retry finds them in the heartbeat details (same boot, PID and start time).
+    const { handle, tools, startWorker } = await blockedDump({ LIFEBOAT_NO_PDEATHSIG: '1' });
+    try {
+      worker!.kill('SIGKILL');
+      await new Promise((r) => worker!.once('exit', r));
+      await sleep(2000);
+      expect(tools.filter((t) => startTicksOf(t.pid) !== undefined).map((t) => t.name)).toContain('pg_dump');
+      worker = startWorker();
+      // The retry comes after the heartbeat timeout (1 minute): it kills the leftovers first.
+      for (let i = 0; i < 150 && tools.some((t) => startTicksOf(t.pid) !== undefined); i++) await sleep(1000);
+      expect(tools.filter((t) => startTicksOf(t.pid) !== undefined)).toEqual([]);
+      await locker!.query('ROLLBACK');
+      const result = (await handle.result()) as BackupDatabaseResult;
+      expect(result.key).toMatch(/^daily\//);
+    } finally {
+      await locker!.query('ROLLBACK').catch(() => undefined);
+      await handle.terminate('test over').catch(() => undefined);
+    }
+  }, 240_000);
 });
