@@ -391,11 +391,13 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
     },
 
     /**
-     * Make sure a restore may write into `bucket` on `server`: created when missing; an existing
-     * bucket that holds objects is refused unless `overwrite` (objects with the same key are then
-     * replaced, others kept). Runs once, before the (retryable) restore step.
+     * Make sure a restore may write into `bucket` on `server`: an existing bucket that holds objects
+     * is refused unless `overwrite` (objects with the same key are then replaced, others kept). A
+     * missing bucket is created here unless `create: false` (a snapshot restore creates it only
+     * after the archive passed every check, so a refused restore leaves no empty bucket behind).
+     * Runs once, before the (retryable) restore step.
      */
-    async prepareRestoreTarget(input: { server: 'source' | 'backup'; bucket: string; overwrite?: boolean }): Promise<{ created: boolean; hadObjects: boolean }> {
+    async prepareRestoreTarget(input: { server: 'source' | 'backup'; bucket: string; overwrite?: boolean; create?: boolean }): Promise<{ created: boolean; hadObjects: boolean }> {
       const bucket = checkBucketName('targetBucket', input.bucket);
       const store = server(input.server);
       const exists = await store.bucketExists(bucket);
@@ -403,12 +405,16 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
       if (hadObjects && !input.overwrite) {
         throw new OperationRefused(`targetBucket: ${bucket} on ${store.label} already holds objects`, 'restore into an empty or new bucket (--target-bucket NAME), or add --overwrite to replace objects with the same key (others are kept)');
       }
-      const created = exists ? false : await store.ensureBucket(bucket);
+      const created = exists || input.create === false ? false : await store.ensureBucket(bucket);
       return { created, hadObjects };
     },
 
-    /** Restore a snapshot into a bucket: verified local copy, safety pass, then the objects (resumable). */
-    async restoreSnapshot(input: { snapshot: string; targetBucket: string; server: 'source' | 'backup' }): Promise<{ file: string; targetBucket: string; objects: number; restored: number; bytes: number; copy: 'local' | 'remote'; resumedEntries: number }> {
+    /**
+     * Restore a snapshot into a bucket: verified local copy, safety pass, then (only then) the target
+     * bucket is created when missing and the objects written (resumable). Every refusal (checksum,
+     * hostile entry, manifest mismatch) is decided before the first write, so it leaves no bucket.
+     */
+    async restoreSnapshot(input: { snapshot: string; targetBucket: string; server: 'source' | 'backup' }): Promise<{ file: string; targetBucket: string; objects: number; restored: number; bytes: number; copy: 'local' | 'remote'; resumedEntries: number; createdBucket: boolean }> {
       const ctx = Context.current();
       const file = snapshotFileOf(input.snapshot);
       const targetBucket = checkBucketName('targetBucket', input.targetBucket);
@@ -416,7 +422,7 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
       const { metadata } = await locateSnapshot(file);
       const name = parseSnapshotFile(file)!;
       const remote = remoteStore();
-      const checkpoint = ctx.info.heartbeatDetails as Partial<RestoreCheckpoint & { stage: string }> | undefined;
+      const checkpoint = ctx.info.heartbeatDetails as Partial<RestoreCheckpoint & { stage: string; createdBucket: boolean }> | undefined;
       const beats = startHeartbeats<Record<string, unknown>>({ ...checkpoint, stage: 'fetching' }, 1000);
       try {
         // 1. A local copy whose sha256 matches the metadata (ensureLocalCopy reads only key, sha256, bytes).
@@ -427,18 +433,22 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
         const archive = { file: copy.path, metadata, encoding: name.encoding, privateKeys };
         // 2. Every entry safe and as recorded, before anything is written.
         await checkSnapshotArchive(archive, (n) => beats.update({ ...checkpoint, stage: 'checking', bytesDone: n, bytesTotal: metadata.bytes }));
-        // 3. The objects, resuming after the entries an earlier attempt settled.
+        // 3. The target bucket, created only now that the archive is accepted (an earlier attempt may have).
+        const createdBucket = checkpoint?.createdBucket === true || (await store.ensureBucket(targetBucket));
+        if (createdBucket) logger.info({ bucket: targetBucket, server: store.role }, 'bucket created');
+        beats.update({ ...checkpoint, stage: 'restoring', createdBucket });
+        // 4. The objects, resuming after the entries an earlier attempt settled.
         const result = await restoreSnapshotArchive({
           source: archive,
           to: store,
           bucket: targetBucket,
           concurrency: config.minio.mirrorConcurrency,
           checkpoint,
-          onProgress: (cp) => beats.update({ ...cp, stage: 'restoring' }),
+          onProgress: (cp) => beats.update({ ...cp, stage: 'restoring', createdBucket }),
           signal: ctx.cancellationSignal,
         });
         logger.info({ file, targetBucket, restored: result.restored, resumedEntries: result.skippedOnResume }, 'snapshot restored');
-        return { file, targetBucket, objects: metadata.objects, restored: result.restored, bytes: result.bytes, copy: copy.source, resumedEntries: result.skippedOnResume };
+        return { file, targetBucket, objects: metadata.objects, restored: result.restored, bytes: result.bytes, copy: copy.source, resumedEntries: result.skippedOnResume, createdBucket };
       } finally {
         beats.stop();
       }

@@ -7,6 +7,7 @@
  *  restoreBackup         decrypt + decompress + load into a NEW database, progress reported
  *  checkRestoredDatabase tables, row counts, row fingerprints against the metadata
  *  dropVerifyDatabase    drop a temporary `lifeboat_verify_*` database (never anything else)
+ *  dropStagedDatabase    drop the staged copy of a replace restore that did not swap (never production or a kept copy)
  *  replaceDatabase       swap a checked restored database in under the production name
  *  verifyStoredBackup    checksums of local and remote copies, decrypt/decompress integrity
  *  recordVerification   `<key>.verification.json`, read by `backups list` and monitoring
@@ -27,6 +28,7 @@ import { compareDatabase, compareTables, type ComparisonResult } from '../lib/re
 import { ensureLocalCopy } from '../lib/restore/fetch';
 import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type LoadResult, type RestoreProgress } from '../lib/restore/load';
 import { locateBackup } from '../lib/restore/locate';
+import { stagedDatabaseProblem } from '../lib/restore/staged-name';
 import { FsStore } from '../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import { VERIFICATION_SUFFIX, verifyArtifact, type VerificationResult } from '../lib/verify/artifact';
@@ -130,6 +132,21 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
     async dropVerifyDatabase(input: { database: string }): Promise<void> {
       if (!input.database.startsWith(VERIFY_DATABASE_PREFIX)) throw new OperationRefused(`refusing to drop "${input.database}": only ${VERIFY_DATABASE_PREFIX}* databases are dropped`);
       await dropDatabase(config.db, input.database);
+    },
+
+    /**
+     * Cleanup of a production-replace restore that failed or was cancelled before the swap: drop its
+     * staged `<production>_restore_<stamp>_<run>` database if it exists. Refuses any other name, so
+     * production and the kept `_pre_restore_` copies are never dropped. Idempotent.
+     */
+    async dropStagedDatabase(input: { database: string }): Promise<{ dropped: boolean }> {
+      checkDatabaseName('database', input.database);
+      const problem = stagedDatabaseProblem(input.database, config.db.name);
+      if (problem) throw new OperationRefused(`refusing to drop ${problem}`);
+      if (!(await databaseExists(config.db, input.database))) return { dropped: false };
+      await dropDatabase(config.db, input.database);
+      logger.info({ database: input.database }, 'staged restore database dropped');
+      return { dropped: true };
     },
 
     /**

@@ -1,7 +1,8 @@
 /**
  * Retention activities (backup host): plan and apply in one step per location, so the plan acted on
  * is never stale. Every deletion is logged (JSON log and `$BACKUP_ROOT/logs/prune.jsonl`).
- * `ensureArchiveTier` sets the lifecycle rule that moves remote monthly backups to an archive
+ * `sweepStalePartials` removes the hidden `.partial` temp files killed runs left (older than any
+ * activity may run). `ensureArchiveTier` sets the lifecycle rule that moves remote monthly backups to an archive
  * storage class, where the target supports it.
  */
 import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
@@ -9,8 +10,10 @@ import { Context } from '@temporalio/activity';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../lib/config/load';
+import { InputInvalid } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { backupInventory, snapshotInventory, type LocatedItem } from '../lib/retention/inventory';
+import { sweepStalePartials, type StalePartial } from '../lib/retention/partials';
 import { planRetention, type Decision } from '../lib/retention/plan';
 import { FsStore } from '../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
@@ -21,6 +24,15 @@ export interface PruneResult {
   dryRun: boolean;
   kept: number;
   removed: Decision[];
+  bytesFreed: number;
+}
+
+export interface PartialsSweep {
+  dryRun: boolean;
+  /** Only temp files untouched for this long were considered (the longest activity timeout). */
+  minAgeSeconds: number;
+  /** Removed (or, on a dry run, to remove). */
+  files: StalePartial[];
   bytesFreed: number;
 }
 
@@ -60,6 +72,27 @@ export function createRetentionActivities({ config, logger }: { config: Config; 
         }
       }
       return { location: where.backups.location, dryRun: Boolean(input.dryRun), kept: plan.keep.length, removed: plan.remove, bytesFreed };
+    },
+
+    /**
+     * Remove the `.partial` temp files killed runs left under BACKUP_ROOT and MINIO_BACKUP_ROOT that
+     * nothing has written for `minAgeMs` (the workflow passes the longest activity timeout), or only
+     * list them on a dry run. Each removal is logged like a pruned backup.
+     */
+    async sweepStalePartials(input: { minAgeMs: number; dryRun?: boolean }): Promise<PartialsSweep> {
+      if (!Number.isFinite(input.minAgeMs) || input.minAgeMs < 60_000) throw new InputInvalid('minAgeMs', `must be at least one minute (got ${input.minAgeMs})`);
+      const dryRun = Boolean(input.dryRun);
+      const files = await sweepStalePartials([config.backupRoot, config.minio.backupRoot], input.minAgeMs, dryRun);
+      if (!dryRun && files.length > 0) {
+        const logDir = join(config.backupRoot, 'logs');
+        await mkdir(logDir, { recursive: true });
+        for (const f of files) {
+          const entry = { at: new Date().toISOString(), location: 'local', key: f.path, kind: 'partial', reason: `temp file of an interrupted run, untouched for ${Math.round(f.ageSeconds / 3600)} h` };
+          await appendFile(join(logDir, 'prune.jsonl'), `${JSON.stringify(entry)}\n`);
+          logger.info(entry, 'pruned');
+        }
+      }
+      return { dryRun, minAgeSeconds: Math.round(input.minAgeMs / 1000), files, bytesFreed: dryRun ? 0 : files.reduce((n, f) => n + f.bytes, 0) };
     },
 
     /** Lifecycle rule: remote monthly backups to ARCHIVE_STORAGE_CLASS after ARCHIVE_AFTER_DAYS. */

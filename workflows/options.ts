@@ -1,4 +1,5 @@
 /** Activity options shared by the runbooks: how long each kind of step may take and how it retries. */
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Quick, read-only steps on the general queue (planning, listing). */
@@ -36,3 +37,13 @@ export const LOCAL = (taskQueue: string): ActivityOptions => ({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
+
+/**
+ * The longest any activity attempt (or its retries) may run, from the options above. A hidden
+ * `.partial` temp file older than this has no live writer any more, so prune may remove it.
+ */
+export function longestActivityTimeoutMs(): number {
+  const q = 'any';
+  const timeouts = [QUICK, STREAMING(q), UPLOAD(q), LOCAL(q)].flatMap((o) => [o.startToCloseTimeout, o.scheduleToCloseTimeout, o.scheduleToStartTimeout]);
+  return Math.max(...timeouts.filter((t) => t !== undefined).map((t) => msToNumber(t)));
+}

@@ -1,13 +1,14 @@
 /**
  * pruneBackups: retention as a runbook. Local disk first, then S3, each planned and applied in one
  * step (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote by default; the newest good
- * backup of each tier and all WAL a kept base backup needs are never removed). Then the archive tier
- * for remote monthly backups is (re)applied where the target supports it.
+ * backup of each tier and all WAL a kept base backup needs are never removed). Hidden `.partial`
+ * temp files that killed runs left on the backup host are swept once older than the longest activity
+ * timeout. Then the archive tier for remote monthly backups is (re)applied where the target supports it.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PruneResult } from '../activities/retention';
-import { LOCAL, QUICK, STREAMING } from './options';
+import type { PartialsSweep, PruneResult } from '../activities/retention';
+import { LOCAL, longestActivityTimeoutMs, QUICK, STREAMING } from './options';
 
 export interface PruneBackupsInput {
   /** Plan only: report what would be removed. */
@@ -16,6 +17,8 @@ export interface PruneBackupsInput {
 
 export interface PruneBackupsResult {
   local: PruneResult;
+  /** Stale `.partial` temp files removed (listed on a dry run). */
+  partials: PartialsSweep;
   remote?: PruneResult;
   archiveTier?: { configured: boolean; detail: string };
 }
@@ -27,10 +30,15 @@ export async function pruneBackups(input: PruneBackupsInput = {}): Promise<Prune
   const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
   // 1. Local disk (BACKUP_ROOT, the WAL archive, MinIO snapshots).
   const local = await host.pruneBackups({ location: 'local', dryRun: input.dryRun });
-  if (!target.remote) return { local };
-  // 2. The off-site copies, with the longer WAL window.
+  // 2. Temp files of killed runs: untouched for longer than any activity may run, so no live writer.
+  //    (patched: runs started before this step existed replay without it.)
+  const partials = patched('sweep-stale-partials')
+    ? await proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue)).sweepStalePartials({ minAgeMs: longestActivityTimeoutMs(), dryRun: input.dryRun })
+    : { dryRun: Boolean(input.dryRun), minAgeSeconds: 0, files: [], bytesFreed: 0 };
+  if (!target.remote) return { local, partials };
+  // 3. The off-site copies, with the longer WAL window.
   const remote = await host.pruneBackups({ location: 'remote', dryRun: input.dryRun });
-  // 3. Monthly backups to the archive storage class (hot copies stay local).
+  // 4. Monthly backups to the archive storage class (hot copies stay local).
   const archiveTier = input.dryRun ? undefined : await proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue)).ensureArchiveTier();
-  return { local, remote, archiveTier };
+  return { local, partials, remote, archiveTier };
 }

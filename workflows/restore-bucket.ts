@@ -1,8 +1,9 @@
 /**
  * restoreBucket: the seed's "MinIO Object Restoration", as a runbook. Either from a snapshot
  * (`tar -xzf` + `mc mirror` in the seed): the archive is checked against its metadata and every
- * entry proven safe before anything is written, then streamed into the target bucket with content
- * types and user metadata from the manifest. Or from the replica (`mc mirror backup-minio/<bucket>
+ * entry proven safe before anything is written (a missing target bucket is created only then, so a
+ * refusal leaves none behind), then streamed into the target bucket with content types and user
+ * metadata from the manifest. Or from the replica (`mc mirror backup-minio/<bucket>
  * source-minio/<bucket>`): an incremental mirror from the backup MinIO back to the source.
  * The target bucket must be new or empty unless `overwrite` (same-key objects are then replaced).
  */
@@ -59,14 +60,15 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
     const found = await hostLocal.findSnapshot({ snapshot: input.snapshot });
     const targetBucket = input.targetBucket ?? found.bucket;
     setCurrentDetails(`**preparing** \`${targetBucket}\` for \`${found.file}\``);
-    // 2. The target: new, empty, or overwrite allowed. Checked once, before the retryable step.
-    const prepared = await hostLocal.prepareRestoreTarget({ server, bucket: targetBucket, overwrite: input.overwrite });
-    // 3. Verified copy, safety pass over every entry, then the objects (resumable).
+    // 2. The target: new, empty, or overwrite allowed. Checked once, before the retryable step; a
+    //    missing bucket is created by the restore step only once the archive passed every check.
+    const prepared = await hostLocal.prepareRestoreTarget({ server, bucket: targetBucket, overwrite: input.overwrite, create: false });
+    // 3. Verified copy, safety pass over every entry, then the bucket and the objects (resumable).
     setCurrentDetails(`**restoring** \`${found.file}\` into \`${targetBucket}\` on the ${server} MinIO`);
     const restore = proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue));
     const r = await restore.restoreSnapshot({ snapshot: found.file, targetBucket, server });
     setCurrentDetails(`**done**: ${r.restored} objects restored into \`${targetBucket}\``);
-    return { from: 'snapshot', source: found.file, targetBucket, server, restored: r.restored, bytes: r.bytes, skipped: r.resumedEntries, createdBucket: prepared.created };
+    return { from: 'snapshot', source: found.file, targetBucket, server, restored: r.restored, bytes: r.bytes, skipped: r.resumedEntries, createdBucket: prepared.created || r.createdBucket === true };
   }
 
   // 1. From the replica: the backup MinIO's copy of the bucket, mirrored back to the source.

@@ -8,13 +8,14 @@
  * the result. Progress (bytes, percent, ETA) is in the `progress` query and the UI's current details.
  */
 import {
-  ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
+  ActivityCancellationType, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ComparisonResult } from '../lib/restore/compare';
 import type { RestoreProgress } from '../lib/restore/load';
 import type { VerificationResult } from '../lib/verify/artifact';
 import { formatStamp } from '../lib/catalog/names';
+import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
 import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
 
@@ -56,7 +57,46 @@ function invalid(message: string): never {
   throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
 }
 
+/** What a replace (or verify-only) run has staged, so a failure or cancellation before the swap can drop it. */
+interface Staging {
+  database?: string;
+  kind?: 'staged' | 'verify';
+  hostQueue?: string;
+  /** The swap was asked for: from here the staged name may already be production's, so keep hands off. */
+  swapping?: boolean;
+  /** The run is failing or cancelled: approvals are refused from now on. */
+  closing?: boolean;
+}
+
 export async function restoreDatabase(input: RestoreDatabaseInput): Promise<RestoreDatabaseResult> {
+  const staging: Staging = {};
+  try {
+    return await restoreSteps(input, staging);
+  } catch (error) {
+    // A replace (or verify-only) run that failed or was cancelled before the swap drops the database
+    // it restored into, even when cancelled (the cleanup is shielded from the cancellation);
+    // production is untouched then.
+    staging.closing = true;
+    // (patched: histories of runs that failed before this cleanup existed replay without it.)
+    if (staging.database && staging.kind && staging.hostQueue && !staging.swapping && patched('drop-staged-on-failure')) await dropStaged(staging.hostQueue, staging.kind, staging.database);
+    throw error;
+  }
+}
+
+async function dropStaged(hostQueue: string, kind: 'staged' | 'verify', database: string): Promise<void> {
+  const cleanup = proxyActivities<Activities>(LOCAL(hostQueue));
+  try {
+    await CancellationScope.nonCancellable(async () => {
+      if (kind === 'staged') await cleanup.dropStagedDatabase({ database });
+      else await cleanup.dropVerifyDatabase({ database });
+    });
+  } catch (cleanupError) {
+    // Report, but keep the original failure as the run's outcome.
+    log.warn('could not drop the staged restore database', { database, error: String(cleanupError) });
+  }
+}
+
+async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Promise<RestoreDatabaseResult> {
   let state: RestoreState = { stage: 'locating' };
   const show = (next: RestoreState): void => {
     state = next;
@@ -77,7 +117,8 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
   if (input.targetDatabase === production && !input.replaceProduction) {
     invalid(`targetDatabase: "${production}" is the production database; restoring over it needs replaceProduction and an approval`);
   }
-  const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+  // A cancelled load finishes (dropping its half-loaded database) before the cleanup below runs.
+  const host = proxyActivities<Activities>({ ...STREAMING(target.backupHostTaskQueue), cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
   const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
   const stamp = formatStamp(new Date());
 
@@ -89,9 +130,10 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
   const database = input.verifyOnly
     ? `lifeboat_verify_${suffix}`
     : input.replaceProduction
-      ? `${production.slice(0, 32)}_restore_${suffix}`
+      ? stagedDatabaseName(production, suffix)
       : (input.targetDatabase ?? `${(found.database ?? production).slice(0, 32)}_restored_${suffix}`);
   show({ stage: 'checking', backup: found.key, database });
+  if (input.replaceProduction || input.verifyOnly) Object.assign(staging, { database, kind: input.replaceProduction ? 'staged' : 'verify', hostQueue: target.backupHostTaskQueue });
 
   // 2. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
   const copy = await host.fetchBackup({ key: found.key });
@@ -148,6 +190,7 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
       },
       {
         validator: (approval) => {
+          if (staging.closing) throw new Error('the restore failed or was cancelled; nothing will be replaced');
           if (state.stage !== 'awaiting-approval') throw new Error(`not waiting for approval (stage: ${state.stage})`);
           if (!approval || approval.confirm !== production) throw new Error(`confirm must be the production database name "${production}"`);
         },
@@ -156,10 +199,11 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
     show({ ...state, stage: 'awaiting-approval' });
     if (!(await condition(() => approved !== undefined, '24 hours'))) {
       show({ ...state, stage: 'failed' });
-      throw ApplicationFailure.nonRetryable(`no approval within 24 h; ${production} is unchanged, the restored copy is ${database}`, 'OperationRefused');
+      throw ApplicationFailure.nonRetryable(`no approval within 24 h; ${production} is unchanged, the restored copy ${database} is dropped`, 'OperationRefused');
     }
     show({ ...state, stage: 'replacing' });
-    result.replaced = await hostLocal.replaceDatabase({ restored: database, keepAs: `${production.slice(0, 28)}_pre_restore_${suffix}` });
+    staging.swapping = true;
+    result.replaced = await hostLocal.replaceDatabase({ restored: database, keepAs: keptDatabaseName(production, suffix) });
   }
   show({ ...state, stage: 'done' });
   return result;

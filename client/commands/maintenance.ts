@@ -2,7 +2,7 @@
 import { formatStamp } from '../../lib/catalog/names';
 import type { MonitorBackupsResult } from '../../workflows/monitor-backups';
 import type { PruneBackupsResult } from '../../workflows/prune-backups';
-import type { PruneResult } from '../../activities/retention';
+import type { PartialsSweep, PruneResult } from '../../activities/retention';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
 import { formatBytes } from '../format';
@@ -10,6 +10,12 @@ import { formatBytes } from '../format';
 function describePrune(r: PruneResult): string {
   const lines = r.removed.map((d) => `  ${r.dryRun ? 'would remove' : 'removed'} ${d.key}: ${d.reason}`);
   return `${r.location}: ${r.kept} kept, ${r.removed.length} ${r.dryRun ? 'to remove' : `removed (${formatBytes(r.bytesFreed)} freed)`}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+function describePartials(p: PartialsSweep): string {
+  if (p.files.length === 0) return '';
+  const lines = p.files.map((f) => `  ${p.dryRun ? 'would remove' : 'removed'} ${f.path}: temp file of an interrupted run, ${formatBytes(f.bytes)}, untouched for ${Math.round(f.ageSeconds / 3600)} h`);
+  return `stale temp files (untouched > ${Math.round(p.minAgeSeconds / 3600)} h): ${p.files.length} ${p.dryRun ? 'to remove' : `removed (${formatBytes(p.bytesFreed)} freed)`}\n${lines.join('\n')}\n`;
 }
 
 export const maintenanceCommands: CommandSpec[] = [
@@ -30,6 +36,7 @@ export const maintenanceCommands: CommandSpec[] = [
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         } else {
           process.stdout.write(describePrune(result.local));
+          if (result.partials) process.stdout.write(describePartials(result.partials));
           if (result.remote) process.stdout.write(describePrune(result.remote));
           if (result.archiveTier) process.stdout.write(`archive tier: ${result.archiveTier.detail}\n`);
         }

@@ -172,13 +172,11 @@ describe('MinIO snapshots', () => {
       expect(failure.type).toBe('OperationRefused');
       expect(failure.message).toMatch(why);
       expect(failure.message).toContain(JSON.stringify(badName));
-      // Nothing written: the target (created empty by the preparation step) holds no object, no
-      // other bucket appeared, and no file exists where the entry points.
+      // Nothing written: no target bucket (it is created only once the archive passed every check),
+      // no other bucket appeared, and no file exists where the entry points.
       const { source } = stores(worker.config);
-      if (await source.bucketExists(target)) {
-        created.push({ server: 'source', bucket: target });
-        expect(await source.isEmpty(target)).toBe(true);
-      }
+      if (await source.bucketExists(target)) created.push({ server: 'source', bucket: target });
+      expect(await source.bucketExists(target)).toBe(false);
       const bucketsAfter = (await source.client.send(new (await import('@aws-sdk/client-s3')).ListBucketsCommand({}))).Buckets?.map((b) => b.Name).filter((b) => b !== target).sort();
       expect(bucketsAfter).toEqual(bucketsBefore?.filter((b) => b !== target));
       expect(existsSync(`/tmp/${escapeMarker}.txt`)).toBe(false);
