@@ -13,6 +13,7 @@ import { endsWithin, tarEnding, writeArtifact, type ContentExpectation } from '.
 import { spawnTool, startTicksOf, stopLeftovers, bootId } from '../../lib/pipeline/child';
 import { ArtifactIncomplete } from '../../lib/errors';
 import { GLOBALS_EXPECTATION } from '../../lib/postgres/dump';
+import { encodeBuffer } from '../../lib/pipeline/codec';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifeboat-proof-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -123,6 +124,27 @@ describe('a broken stage fails the write and leaves nothing', () => {
       expect((error as Error).message).toMatch(/the compressed stream decodes to 0 bytes, the producer wrote \d+/);
       expect(leftovers(folder)).toEqual([]);
     });
+  });
+
+  it('encodeBuffer (WAL shipping) returns only what decodes back to the raw bytes', async () => {
+    const raw = Buffer.from('a WAL segment stand-in '.repeat(1000));
+    for (const algorithm of ['zstd', 'gzip'] as const) {
+      const encoded = await encodeBuffer(raw, { algorithm, level: 1 }, undefined);
+      expect(spawnSync(algorithm === 'zstd' ? 'zstd' : 'gzip', ['-d', '-c'], { input: encoded }).stdout.equals(raw)).toBe(true);
+    }
+    const realPath = process.env.PATH;
+    const fakeBin = join(dir, 'fake-zstd-buffer');
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(join(fakeBin, 'zstd'), `#!/bin/sh\ncase " $* " in *" -d "*) exec /usr/bin/zstd "$@";; esac\ncat > /dev/null; printf '' | /usr/bin/zstd -q -c\n`);
+    chmodSync(join(fakeBin, 'zstd'), 0o755);
+    process.env.PATH = `${fakeBin}:${realPath}`;
+    try {
+      const error = await encodeBuffer(raw, { algorithm: 'zstd', level: 1 }, undefined).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ArtifactIncomplete);
+      expect((error as Error).message).toMatch(/decodes to 0 bytes that differ from the 23000 raw bytes/);
+    } finally {
+      process.env.PATH = realPath;
+    }
   });
 
   it('endsWithin looks only at the tail it is given', () => {
