@@ -13,6 +13,7 @@ import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
 import { createRetentionActivities } from './retention';
+import { createVerifyActivities } from './verify';
 import { createWalActivities } from './wal';
 
 export interface ActivityDeps {
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
       ...createWalActivities(deps),
       ...createPitrActivities(deps),
       ...createRestoreActivities(deps),
+      ...createVerifyActivities(deps),
       ...createMinioActivities(deps),
       ...createNotifyActivities(deps),
       ...createRetentionActivities(deps),

@@ -9,20 +9,15 @@
  *  dropVerifyDatabase    drop a temporary `lifeboat_verify_*` database (never anything else)
  *  dropStagedDatabase    drop the staged copy of a replace restore that did not swap (never production or a kept copy)
  *  replaceDatabase       swap a checked restored database in under the production name
- *  verifyStoredBackup    checksums of local and remote copies, decrypt/decompress integrity
- *  recordVerification   `<key>.verification.json`, read by `backups list` and monitoring
- *  listBackupKeys        which backups `verify --latest|--all` covers
+ * The verification activities (verifyStoredBackup, recordVerification, ...) are in ./verify.
  */
 import { Context } from '@temporalio/activity';
-import { readFileSync, existsSync } from 'node:fs';
 import { Client } from 'pg';
-import { readCatalog } from '../lib/catalog/catalog';
 import type { LogicalMetadata, TableFacts } from '../lib/catalog/metadata';
 import type { Config } from '../lib/config/load';
 import { loadPrivateKeys } from '../lib/crypto/openpgp';
 import { InputInvalid, OperationRefused } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { pgClientConfig } from '../lib/postgres/connection';
 import { compareDatabase, compareTables, type ComparisonResult } from '../lib/restore/compare';
 import { ensureLocalCopy } from '../lib/restore/fetch';
@@ -31,7 +26,6 @@ import { locateBackup } from '../lib/restore/locate';
 import { stagedDatabaseProblem } from '../lib/restore/staged-name';
 import { FsStore } from '../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
-import { VERIFICATION_SUFFIX, verifyArtifact, type VerificationResult } from '../lib/verify/artifact';
 import { withHeartbeats } from './heartbeat';
 
 export const VERIFY_DATABASE_PREFIX = 'lifeboat_verify_';
@@ -89,7 +83,7 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
       };
     },
 
-    async fetchBackup(input: { key: string }): Promise<{ path: string; source: 'local' | 'remote' }> {
+    async fetchBackup(input: { key: string }): Promise<{ path: string; source: 'local' | 'remote'; localProblem?: string }> {
       const metadata = await logicalMetadata(input.key);
       const report = progressReporter();
       const started = Date.now();
@@ -184,43 +178,8 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
       logger.warn({ production, keptAs: input.keepAs }, 'production database replaced by a restored copy');
       return { production, keptAs: input.keepAs };
     },
-
-    async verifyStoredBackup(input: { key: string }): Promise<VerificationResult> {
-      const found = await locateBackup(input.key, local, remote());
-      const checks = await verifyArtifact({ backupRoot: config.backupRoot, metadata: found.metadata, remote: found.remote ? remote() : undefined, privateKeys: await privateKeys() });
-      if (config.remote.enabled && !found.remote) checks.push({ name: 'remote-checksum', ok: false, detail: `no remote copy of ${input.key}` });
-      return { key: input.key, ok: checks.every((c) => c.ok), verifiedAt: new Date().toISOString(), checks };
-    },
-
-    async recordVerification(input: { result: VerificationResult }): Promise<void> {
-      const path = local.pathOf(`${input.result.key}${VERIFICATION_SUFFIX}`);
-      writeFileAtomic(path, `${JSON.stringify(input.result, null, 2)}\n`);
-    },
-
-    async listBackupKeys(input: { scope: 'latest' | 'all' }): Promise<string[]> {
-      const entries = (await readCatalog(local, remote())).filter((e) => e.metadata.kind === 'logical' || e.metadata.kind === 'base');
-      if (input.scope === 'all') return entries.map((e) => e.key);
-      // Latest: the newest backup of each tier, and the newest base backup.
-      const seen = new Set<string>();
-      const keys: string[] = [];
-      for (const e of entries) {
-        const group = e.metadata.kind === 'logical' ? `logical:${e.metadata.tier}` : 'base';
-        if (seen.has(group)) continue;
-        seen.add(group);
-        keys.push(e.key);
-      }
-      return keys;
-    },
   };
 }
 
-/** The last verification result recorded for a key, if any. */
-export function readVerification(backupRoot: string, key: string): VerificationResult | undefined {
-  const path = new FsStore(backupRoot).pathOf(`${key}${VERIFICATION_SUFFIX}`);
-  if (!existsSync(path)) return undefined;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as VerificationResult;
-  } catch {
-    return undefined;
-  }
-}
+/** The last verification recorded for a key (kept here for the callers that import it from here). */
+export { readVerification } from '../lib/verify/record';

@@ -8,12 +8,12 @@
  * the result. Progress (bytes, percent, ETA) is in the `progress` query and the UI's current details.
  */
 import {
-  ActivityCancellationType, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
+  ActivityCancellationType, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate, isCancellation, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ComparisonResult } from '../lib/restore/compare';
 import type { RestoreProgress } from '../lib/restore/load';
-import type { VerificationResult } from '../lib/verify/artifact';
+import type { CheckResult, VerificationResult } from '../lib/verify/artifact';
 import { formatStamp } from '../lib/catalog/names';
 import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
 import { raiseAlert } from './alerting';
@@ -136,7 +136,15 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   if (input.replaceProduction || input.verifyOnly) Object.assign(staging, { database, kind: input.replaceProduction ? 'staged' : 'verify', hostQueue: target.backupHostTaskQueue });
 
   // 2. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
-  const copy = await host.fetchBackup({ key: found.key });
+  let copy: FetchedCopy;
+  try {
+    copy = await host.fetchBackup({ key: found.key });
+  } catch (error) {
+    // No copy could be used: each copy there is failed (a verify-only run records that too).
+    const failed = (name: CheckResult['name']): CheckResult => ({ name, ok: false, detail: failureDetail(error) });
+    if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, [...(found.local ? [failed('local-checksum')] : []), ...(found.remote ? [failed('remote-checksum')] : [])]);
+    throw error;
+  }
 
   // 3. Decrypt, decompress, load into the new database (one transaction).
   show({ ...state, stage: 'loading', percent: 0 });
@@ -144,13 +152,19 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   try {
     restored = await host.restoreBackup({ key: found.key, path: copy.path, database });
   } catch (error) {
-    if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error);
+    if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, copyChecks(copy));
     throw error;
   }
 
   // 4. Compare with the metadata: tables, row counts, row fingerprints.
   show({ ...state, stage: 'comparing', percent: 100 });
-  const check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables });
+  let check: ComparisonResult;
+  try {
+    check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables });
+  } catch (error) {
+    if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, copyChecks(copy));
+    throw error;
+  }
   const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, check, restoreSeconds: restored.seconds, verified: check.ok };
 
   if (input.verifyOnly) {
@@ -162,8 +176,10 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
       ok: check.ok,
       verifiedAt: new Date().toISOString(),
       workflowId: workflowInfo().workflowId,
+      // Only the copies this run judged: a restore from the remote copy leaves the local copy's state alone
+      // (unless it found the local copy damaged), and the record keeps each copy's own state.
       checks: [
-        { name: 'local-checksum', ok: copy.source === 'local', detail: copy.source === 'local' ? 'sha256 matches' : 'local copy missing or damaged; the remote copy was used' },
+        ...copyChecks(copy),
         { name: 'test-restore', ok: check.ok, detail: check.ok ? `${check.tables} tables, ${check.rows} rows match the metadata (restored in ${restored.seconds.toFixed(1)} s)` : check.problems.join('; ') },
       ],
     };
@@ -209,8 +225,26 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   return result;
 }
 
-async function recordFailure(hostLocal: ReturnType<typeof proxyActivities<Activities>>, hostQueue: string, key: string, error: unknown): Promise<void> {
-  const detail = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
-  await hostLocal.recordVerification({ result: { key, ok: false, verifiedAt: new Date().toISOString(), workflowId: workflowInfo().workflowId, checks: [{ name: 'test-restore', ok: false, detail }] } });
+type FetchedCopy = Awaited<ReturnType<Activities['fetchBackup']>>;
+
+/** The checksum checks a fetched copy stands for: the copy used, and a damaged local copy passed over. */
+function copyChecks(copy: FetchedCopy): CheckResult[] {
+  if (copy.source === 'local') return [{ name: 'local-checksum', ok: true, detail: 'sha256 matches' }];
+  return [
+    ...(copy.localProblem ? [{ name: 'local-checksum' as const, ok: false, detail: copy.localProblem }] : []),
+    { name: 'remote-checksum', ok: true, detail: 'sha256 matches (downloaded for the test restore)' },
+  ];
+}
+
+function failureDetail(error: unknown): string {
+  return error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+}
+
+/** Record a failed verify-only run against the copies it used (not when the run was cancelled). */
+async function recordFailure(hostLocal: ReturnType<typeof proxyActivities<Activities>>, hostQueue: string, key: string, error: unknown, copies: CheckResult[]): Promise<void> {
+  if (isCancellation(error)) return;
+  const detail = failureDetail(error);
+  const checks: CheckResult[] = copies.some((c) => !c.ok) ? copies : [...copies, { name: 'test-restore', ok: false, detail }];
+  await hostLocal.recordVerification({ result: { key, ok: false, verifiedAt: new Date().toISOString(), workflowId: workflowInfo().workflowId, checks } });
   await raiseAlert(hostQueue, { severity: 'critical', condition: `verify:${key}`, summary: `test restore of ${key} failed: ${detail}` });
 }

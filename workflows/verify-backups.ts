@@ -1,11 +1,16 @@
 /**
- * verifyBackups: the seed's `verify-backups.sh --latest | --all | --backup-file`. For each backup:
- * checksum of the local and the remote copy against the metadata, decryption and decompression
- * integrity, and (with `restore`) a test restore into a temporary database. One result per backup
- * with reasons; each is recorded beside the backup, and each failure raised through `notify`.
+ * verifyBackups: the seed's `verify-backups.sh --latest | --all | --backup-file`, over every kind of
+ * artifact. For each backup (database dump, globals, base backup): checksum of the local and the
+ * remote copy against the metadata, decryption and decompression integrity, what the content must
+ * be for its kind, and (with `restore`) a test restore of dumps into a temporary database. Then the
+ * local WAL archive (size and page header of each segment, sha256 where recorded) and the MinIO
+ * snapshots (their tar listing against the manifest). `latest` covers the newest of each kind. One
+ * result per artifact with reasons; each is recorded beside it (per copy), each failure raised
+ * through `notify`.
  */
-import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { VerifyTarget } from '../activities/verify';
 import type { VerificationResult } from '../lib/verify/artifact';
 import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
@@ -33,20 +38,28 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
     throw ApplicationFailure.nonRetryable(`scope: must be latest, all or one (got ${JSON.stringify(input?.scope)})`, 'InputInvalid');
   }
   if (input.scope === 'one' && !input.backup) throw ApplicationFailure.nonRetryable('backup: required with scope "one"', 'InputInvalid');
-  const target = await planning.describeBackupTarget();
-  const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
-  const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
+  const backupTarget = await planning.describeBackupTarget();
+  const host = proxyActivities<Activities>(STREAMING(backupTarget.backupHostTaskQueue));
+  const hostLocal = proxyActivities<Activities>(LOCAL(backupTarget.backupHostTaskQueue));
 
-  // 1. Which backups.
-  const keys = input.scope === 'one' ? [(await hostLocal.findBackup({ backup: input.backup! })).key] : await hostLocal.listBackupKeys({ scope: input.scope });
+  // 1. What to verify: one backup, or backups, the WAL archive and snapshots (histories from before
+  //    every kind was covered list backup keys only).
+  const targets: VerifyTarget[] =
+    input.scope === 'one'
+      ? [{ kind: 'backup', key: (await hostLocal.findBackup({ backup: input.backup! })).key }]
+      : patched('verify-every-kind')
+        ? await hostLocal.listVerifyTargets({ scope: input.scope })
+        : (await hostLocal.listBackupKeys({ scope: input.scope })).map((key): VerifyTarget => ({ kind: 'backup', key }));
 
   const results: VerificationResult[] = [];
-  for (const key of keys) {
-    // 2. Checksums of every copy, then decrypt + decompress the verified one.
-    const result = await host.verifyStoredBackup({ key });
+  for (const target of targets) {
+    // 2. Checksums of every copy, then decode the verified one and check what it holds.
+    const result =
+      target.kind === 'wal' ? await host.verifyWalArchive({ scope: target.scope }) : target.kind === 'snapshot' ? await host.verifyStoredSnapshot({ key: target.key }) : await host.verifyStoredBackup({ key: target.key });
+    const key = result.key;
     result.workflowId = workflowInfo().workflowId;
     // 3. Optionally a test restore (database dumps only; base backups are tested by PITR).
-    if (input.restore && /^(daily|weekly|monthly)\//.test(key) && !/\/globals_/.test(key)) {
+    if (input.restore && target.kind === 'backup' && /^(daily|weekly|monthly)\//.test(key) && !/\/globals_/.test(key)) {
       try {
         const restored = await executeChild(restoreDatabase, { args: [{ backup: key, verifyOnly: true }], workflowId: `${workflowInfo().workflowId}-restore-${results.length}` });
         result.checks.push({ name: 'test-restore', ok: restored.check.ok, detail: restored.check.ok ? `${restored.check.tables} tables, ${restored.check.rows} rows match` : restored.check.problems.join('; ') });
@@ -55,11 +68,11 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
       }
     }
     result.ok = result.checks.every((c) => c.ok);
-    // 4. Record it where `backups list` and monitoring read it; raise failures.
+    // 4. Record it (merged per copy) where the listings and monitoring read it; raise failures.
     await hostLocal.recordVerification({ result });
     if (!result.ok) {
       const reasons = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      await raiseAlert(target.backupHostTaskQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}`, details: { key, checks: result.checks } });
+      await raiseAlert(backupTarget.backupHostTaskQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}`, details: { key, checks: result.checks } });
     }
     results.push(result);
   }

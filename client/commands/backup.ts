@@ -10,7 +10,7 @@ import { InputInvalid } from '../../lib/errors';
 import { FsStore } from '../../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
 import { walBacklog } from '../../lib/wal/remote';
-import { readVerification } from '../../activities/restore';
+import { describeCopyState, readVerification } from '../../lib/verify/record';
 import { walArchiveDir } from '../../activities/wal';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
@@ -55,10 +55,11 @@ function uiLink(config: Config, workflowId: string): string {
 }
 
 export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = Date.now()): string[][] {
-  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'VERIFIED', 'KEY']];
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
+  const ago = (at: string): string => `${formatAge((now - Date.parse(at)) / 1000)} ago`;
   for (const e of entries) {
     const m = e.metadata;
-    const v = readVerification(backupRoot, e.key);
+    const copies = readVerification(backupRoot, e.key)?.copies ?? {};
     rows.push([
       m.kind,
       'tier' in m ? m.tier : '-',
@@ -67,7 +68,8 @@ export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = D
       formatBytes(m.bytes),
       e.local ? (e.local.size === m.bytes ? 'yes' : 'BAD SIZE') : '-',
       e.remote ? (e.remote.size === m.bytes ? 'yes' : e.remote.size === undefined ? 'NO DATA' : 'BAD SIZE') : '-',
-      v ? `${v.ok ? 'ok' : 'FAILED'} ${formatAge((now - Date.parse(v.verifiedAt)) / 1000)} ago` : 'never',
+      describeCopyState(copies.local, ago),
+      describeCopyState(copies.remote, ago),
       e.key,
     ]);
   }
@@ -108,7 +110,7 @@ export const backupCommands: CommandSpec[] = [
   },
   {
     name: 'backups list',
-    summary: 'list backups (only artifacts with metadata) with their local and remote copies',
+    summary: 'list backups (dumps, globals, base backups with metadata): local and remote copies, each copy\'s last verification',
     options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
     async run(_args, opts) {
       const { config } = loadCliContext();

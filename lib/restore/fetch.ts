@@ -47,6 +47,8 @@ export interface LocalCopy {
   /** Absolute path of the verified, still encrypted file. */
   path: string;
   source: 'local' | 'remote';
+  /** With source 'remote': why the local copy was not used, when there was one. */
+  localProblem?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function ensureLocalCopy(backupRoot: string, metadata: ArtifactMeta
   await mkdir(dirname(cached), { recursive: true });
   if (existsSync(cached)) {
     const actual = await sha256OfFile(cached);
-    if (actual.sha256 === metadata.sha256) return { path: cached, source: 'remote' };
+    if (actual.sha256 === metadata.sha256) return { path: cached, source: 'remote', ...(localProblem ? { localProblem } : {}) };
   }
   const temp = tempPathFor(cached);
   const hash = createHash('sha256');
@@ -92,7 +94,7 @@ export async function ensureLocalCopy(backupRoot: string, metadata: ArtifactMeta
       throw new ChecksumMismatch(describeMismatch(`remote copy ${remote.location}/${metadata.key}`, metadata, actual) + (localProblem ? `; and ${localProblem}` : ''));
     }
     commitFile(temp, cached);
-    return { path: cached, source: 'remote' };
+    return { path: cached, source: 'remote', ...(localProblem ? { localProblem } : {}) };
   } catch (error) {
     await rm(temp, { force: true });
     throw error;

@@ -1,29 +1,51 @@
 /**
  * Verification of a stored artifact without restoring it: the local and the remote copy against the
  * metadata's sha256 and size, then decryption (MDC) and decompression (frame checksums) of the
- * verified copy streamed to nowhere. Each check gives a result and, when it fails, a reason.
+ * verified copy streamed to nowhere, and what the decoded content must be for its kind (a non-empty
+ * pg_dump / pg_dumpall header; a base backup's tar listing, backup_label and WAL, see ./content).
+ * Each check gives a result and, when it fails, a reason.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { PrivateKey } from 'openpgp';
 import type { ArtifactMetadata } from '../catalog/metadata';
-import { decodeStream } from '../pipeline/codec';
 import { describeMismatch, sha256OfFile, sha256OfStream } from '../restore/fetch';
 import type { Store } from '../storage/store';
+import { decodeHead, dumpProblem, globalsProblem, inspectBaseBackup } from './content';
 
 export interface CheckResult {
-  name: 'local-checksum' | 'remote-checksum' | 'decrypt-decompress' | 'test-restore';
+  /**
+   * `content`: what the decoded artifact holds (globals header, base backup listing, snapshot
+   * manifest); `wal-archive` / `wal-segment`: the local WAL archive and one bad segment in it.
+   */
+  name: 'local-checksum' | 'remote-checksum' | 'decrypt-decompress' | 'content' | 'test-restore' | 'wal-archive' | 'wal-segment';
   ok: boolean;
   detail: string;
 }
 
+export type CopyName = 'local' | 'remote';
+
+/** The last verification of one copy of an artifact. */
+export interface CopyState {
+  ok: boolean;
+  /** ISO time of that verification. */
+  at: string;
+  detail: string;
+  workflowId?: string;
+}
+
 export interface VerificationResult {
   key: string;
+  /** Overall: false while any copy's last known state is failed. */
   ok: boolean;
+  /** The newest verification time of any copy. */
   verifiedAt: string;
+  /** The latest run's checks. */
   checks: CheckResult[];
   workflowId?: string;
+  /** Each copy's own last state (see ./record: merged on write, derived from checks for old records). */
+  copies?: Partial<Record<CopyName, CopyState>>;
 }
 
 export const VERIFICATION_SUFFIX = '.verification.json';
@@ -40,16 +62,25 @@ export interface VerifyOptions {
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export async function verifyArtifact(options: VerifyOptions): Promise<CheckResult[]> {
+  return (await verifyArtifactCopies(options)).checks;
+}
+
+/** The checks, and which copy was decoded (undefined when none had a matching checksum). */
+export async function verifyArtifactCopies(options: VerifyOptions): Promise<{ checks: CheckResult[]; decoded?: CopyName }> {
   const { metadata } = options;
   const checks: CheckResult[] = [];
   const localPath = join(options.backupRoot, metadata.key);
   let goodCopy: (() => NodeJS.ReadableStream) | undefined;
+  let decoded: CopyName | undefined;
 
   if (existsSync(localPath)) {
     const actual = await sha256OfFile(localPath);
     const ok = actual.sha256 === metadata.sha256 && actual.bytes === metadata.bytes;
     checks.push({ name: 'local-checksum', ok, detail: ok ? `${actual.bytes} bytes, sha256 matches` : describeMismatch(`local copy ${localPath}`, metadata, actual) });
-    if (ok) goodCopy = () => createReadStream(localPath, { highWaterMark: 1 << 20 });
+    if (ok) {
+      goodCopy = () => createReadStream(localPath, { highWaterMark: 1 << 20 });
+      decoded = 'local';
+    }
   } else {
     checks.push({ name: 'local-checksum', ok: false, detail: `local copy ${localPath} is missing` });
   }
@@ -67,6 +98,7 @@ export async function verifyArtifact(options: VerifyOptions): Promise<CheckResul
           remote.get(metadata.key).then((s) => s.pipe(pass), (e: unknown) => pass.destroy(e as Error));
           return pass;
         };
+        decoded = 'remote';
       }
     } catch (error) {
       checks.push({ name: 'remote-checksum', ok: false, detail: `remote copy ${remote.location}/${metadata.key}: ${message(error)}` });
@@ -77,14 +109,42 @@ export async function verifyArtifact(options: VerifyOptions): Promise<CheckResul
     if (!goodCopy) {
       checks.push({ name: 'decrypt-decompress', ok: false, detail: 'no copy with a matching checksum to decode' });
     } else {
-      let bytes = 0;
-      try {
-        await decodeStream(goodCopy(), { compression: metadata.compression.algorithm, encrypted: metadata.encryption.enabled }, options.privateKeys, new Writable({ write(chunk: Buffer, _e, cb) { bytes += chunk.length; cb(); } }));
-        checks.push({ name: 'decrypt-decompress', ok: true, detail: `${bytes} bytes of content decoded, integrity checks passed` });
-      } catch (error) {
-        checks.push({ name: 'decrypt-decompress', ok: false, detail: message(error) });
-      }
+      checks.push(...(await decodeAndInspect(goodCopy(), metadata, options.privateKeys)));
     }
   }
-  return checks;
+  return { checks, decoded: goodCopy ? decoded : undefined };
+}
+
+/** Decrypt and decompress one copy, checking what it holds for its kind. */
+async function decodeAndInspect(source: NodeJS.ReadableStream, metadata: ArtifactMetadata, privateKeys: PrivateKey[] | undefined): Promise<CheckResult[]> {
+  const encoding = { compression: metadata.compression.algorithm, encrypted: metadata.encryption.enabled };
+  try {
+    if (metadata.kind === 'base') {
+      const inspected = await inspectBaseBackup(source, encoding, privateKeys, metadata);
+      return [
+        { name: 'decrypt-decompress', ok: true, detail: `${inspected.bytes} bytes of content decoded, integrity checks passed` },
+        inspected.problems.length === 0
+          ? {
+              name: 'content',
+              ok: true,
+              detail: `tar of ${inspected.entries} entries; backup_label, pg_control and WAL ${metadata.startWal}..${metadata.stopWal} match the metadata${inspected.manifestFiles !== undefined ? `; all ${inspected.manifestFiles} files of backup_manifest present with their sizes` : ''}`,
+            }
+          : { name: 'content', ok: false, detail: inspected.problems.join('; ') },
+      ];
+    }
+    const { bytes, head } = await decodeHead(source, encoding, privateKeys);
+    const decodedOk: CheckResult = { name: 'decrypt-decompress', ok: true, detail: `${bytes} bytes of content decoded, integrity checks passed` };
+    if (metadata.kind === 'globals') {
+      const problem = globalsProblem(bytes, head);
+      return [decodedOk, { name: 'content', ok: !problem, detail: problem ?? `pg_dumpall globals dump of ${bytes} bytes` }];
+    }
+    if (metadata.kind === 'logical') {
+      // Folded into the decoding check: a dump that decodes to nothing did not decode to a dump.
+      const problem = dumpProblem(bytes, head, metadata.dumpFormat);
+      return [problem ? { name: 'decrypt-decompress', ok: false, detail: problem } : decodedOk];
+    }
+    return [bytes > 0 ? decodedOk : { name: 'decrypt-decompress', ok: false, detail: 'decodes to nothing (0 bytes)' }];
+  } catch (error) {
+    return [{ name: 'decrypt-decompress', ok: false, detail: message(error) }];
+  }
 }
