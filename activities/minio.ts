@@ -66,6 +66,8 @@ export interface MirrorSummary extends Omit<MirrorResult, 'pending'> {
   targetBucket: string;
   from: string;
   to: string;
+  /** The target bucket did not exist and this run (or an earlier attempt of it) created it. */
+  createdBucket?: boolean;
 }
 
 export interface VerifyReport {
@@ -294,10 +296,12 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
       const restore = input.direction === 'restore';
       const [from, to] = restore ? [backup(), source()] : [source(), backup()];
       if (!(await from.bucketExists(bucket))) throw new InputInvalid('bucket', `${bucket} does not exist on ${from.label}`, 'check the bucket name');
-      if (await to.ensureBucket(targetBucket)) logger.info({ bucket: targetBucket, server: to.role }, 'bucket created');
-      const checkpoint = ctx.info.heartbeatDetails as Partial<MirrorCheckpoint> | undefined;
+      const checkpoint = ctx.info.heartbeatDetails as Partial<MirrorCheckpoint & { createdBucket: boolean }> | undefined;
+      // Created only once the source bucket is known to exist (a refused mirror leaves no empty bucket).
+      const createdBucket = checkpoint?.createdBucket === true || (await to.ensureBucket(targetBucket));
+      if (createdBucket) logger.info({ bucket: targetBucket, server: to.role }, 'bucket created');
       if (checkpoint?.cursor) logger.info({ bucket, cursor: checkpoint.cursor, attempt: ctx.info.attempt }, 'mirror resumes after the checkpoint');
-      const beats = startHeartbeats<Partial<MirrorCheckpoint>>(checkpoint ?? {}, 1000);
+      const beats = startHeartbeats<Partial<MirrorCheckpoint & { createdBucket: boolean }>>({ ...checkpoint, createdBucket }, 1000);
       let result: MirrorResult;
       try {
         result = await runMirror({
@@ -306,7 +310,7 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
           concurrency: config.minio.mirrorConcurrency,
           labels: restore ? 'original' : 'record',
           checkpoint,
-          onProgress: (cp) => beats.update({ ...cp, pending: { ...cp.pending } }),
+          onProgress: (cp) => beats.update({ ...cp, pending: { ...cp.pending }, createdBucket }),
           signal: ctx.cancellationSignal,
         });
       } finally {
@@ -314,7 +318,7 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
       }
       logger.info({ bucket, targetBucket, direction: input.direction, copied: result.copied, skipped: result.skipped, deleted: result.deleted, attempts: result.attempts }, 'bucket mirrored');
       const { pending: _pending, ...rest } = result;
-      return { ...rest, bucket, targetBucket, from: from.label, to: to.label };
+      return { ...rest, bucket, targetBucket, from: from.label, to: to.label, createdBucket };
     },
 
     /** Compare a bucket on the source and the backup MinIO by content; lists what is missing, extra or different. */

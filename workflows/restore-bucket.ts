@@ -76,10 +76,11 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
   const bucket = input.fromReplica!;
   const targetBucket = input.targetBucket ?? bucket;
   setCurrentDetails(`**preparing** \`${targetBucket}\` on the source MinIO`);
-  const prepared = await planning.prepareRestoreTarget({ server: 'source', bucket: targetBucket, overwrite: input.overwrite });
+  // The target is checked here but created by the mirror, once the replica's bucket is known to exist.
+  const prepared = await planning.prepareRestoreTarget({ server: 'source', bucket: targetBucket, overwrite: input.overwrite, create: false });
   setCurrentDetails(`**restoring** \`${bucket}\` from the backup MinIO into \`${targetBucket}\``);
   const copy = proxyActivities<Activities>(UPLOAD(workflowInfo().taskQueue));
   const r = await copy.mirrorBucket({ bucket, targetBucket, direction: 'restore' });
   setCurrentDetails(`**done**: ${r.copied} objects restored into \`${targetBucket}\``);
-  return { from: 'replica', source: bucket, targetBucket, server: 'source', restored: r.copied, bytes: r.bytesCopied, skipped: r.skipped, createdBucket: prepared.created };
+  return { from: 'replica', source: bucket, targetBucket, server: 'source', restored: r.copied, bytes: r.bytesCopied, skipped: r.skipped, createdBucket: prepared.created || r.createdBucket === true };
 }

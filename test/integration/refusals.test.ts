@@ -175,6 +175,37 @@ describe('a refused snapshot restore leaves no target bucket', () => {
   });
 });
 
+describe('a refused replica restore leaves no target bucket', () => {
+  let worker: TestWorkerHandle;
+  const replica = testBucket('replica');
+  const targets: string[] = [];
+  beforeAll(async () => {
+    worker = await startTestWorker({ overrides: { REMOTE_STORAGE: 'false' } });
+    const { backup } = stores(worker.config);
+    await backup.ensureBucket(replica);
+    await backup.putBuffer(replica, 'a/b.txt', Buffer.from('from the replica'), { contentType: 'text/plain', metadata: {} });
+  });
+  afterAll(async () => {
+    const { source, backup } = stores(worker.config);
+    for (const b of targets) await dropBucket(source, b);
+    await dropBucket(backup, replica);
+    await worker?.stop();
+  });
+
+  it('a replica bucket that does not exist: refused, no target bucket; an existing one creates it', async () => {
+    const { source } = stores(worker.config);
+    const missing = testBucket('norepl');
+    const target = testBucket('replt');
+    targets.push(target);
+    const failure = await failureOf(run(worker, 'restoreBucket', { fromReplica: missing, targetBucket: target }));
+    expect(failure).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/does not exist/) });
+    expect(await source.bucketExists(target)).toBe(false);
+    const result = await run<RestoreBucketResult>(worker, 'restoreBucket', { fromReplica: replica, targetBucket: target });
+    expect(result).toMatchObject({ from: 'replica', restored: 1, createdBucket: true });
+    expect([...(await readBucket(source, target)).keys()]).toEqual(['a/b.txt']);
+  });
+});
+
 describe('a production-replace restore that does not swap leaves no staged database', () => {
   const production = `refuse_prod_${Date.now()}`;
   let dir: string;
