@@ -9,64 +9,19 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WAL_LONG_HEADER_BYTES, walSegmentProblem as segmentProblem } from '../wal/segment';
 
-/** XLogLongPageHeaderData is 40 bytes on 64-bit little-endian builds. */
-export const WAL_LONG_HEADER_BYTES = 40;
-const XLP_LONG_HEADER = 0x0002;
-const XLP_ALL_FLAGS = 0x000f;
-/** XLOG_PAGE_MAGIC of PostgreSQL 10; later versions only increase it. */
-const OLDEST_MAGIC = 0xd097;
-/** Upper bound with room for future releases (18 is 0xD118). */
-const NEWEST_MAGIC_BOUND = 0xd1ff;
+const SEGMENT_NAME = /^[0-9A-F]{24}(\.partial)?$/;
 
-const SEGMENT_NAME = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
-const powerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
-
-export interface WalPageHeader {
-  magic: number;
-  info: number;
-  timeline: number;
-  pageAddress: bigint;
-  systemIdentifier: bigint;
-  segmentSize: number;
-  blockSize: number;
-}
-
-export function parseWalLongHeader(head: Buffer): WalPageHeader | undefined {
-  if (head.length < WAL_LONG_HEADER_BYTES) return undefined;
-  return {
-    magic: head.readUInt16LE(0),
-    info: head.readUInt16LE(2),
-    timeline: head.readUInt32LE(4),
-    pageAddress: head.readBigUInt64LE(8),
-    systemIdentifier: head.readBigUInt64LE(24),
-    segmentSize: head.readUInt32LE(32),
-    blockSize: head.readUInt32LE(36),
-  };
-}
-
-/** Why an archived WAL segment is not what its name says, or undefined when it looks sound. */
+/**
+ * Why an archived WAL segment is not what its name says, or undefined when it looks sound: the
+ * same check `wal archive` applies before archiving (lib/wal/segment.ts). History and backup
+ * label files have no page header and are not checked here.
+ */
 export function walSegmentProblem(name: string, size: number, head: Buffer): string | undefined {
-  const m = SEGMENT_NAME.exec(name);
-  if (!m) return undefined; // history and backup-label files have no page header
+  if (!SEGMENT_NAME.test(name)) return undefined;
   if (size === 0) return 'empty file';
-  const header = parseWalLongHeader(head);
-  if (!header) return `${size} bytes, shorter than a WAL page header`;
-  if (header.magic < OLDEST_MAGIC || header.magic > NEWEST_MAGIC_BOUND) return `page magic 0x${header.magic.toString(16).padStart(4, '0')} is not a WAL page magic (header damaged or not a WAL file)`;
-  if ((header.info & ~XLP_ALL_FLAGS) !== 0 || (header.info & XLP_LONG_HEADER) === 0) return `first page flags 0x${header.info.toString(16)} lack the long-header flag or carry unknown bits`;
-  if (!powerOfTwo(header.segmentSize) || header.segmentSize < 1 << 20 || header.segmentSize > 1 << 30) return `header segment size ${header.segmentSize} is not a WAL segment size`;
-  if (!powerOfTwo(header.blockSize) || header.blockSize < 1024 || header.blockSize > 65536) return `header block size ${header.blockSize} is not a WAL block size`;
-  if (size !== header.segmentSize) return `${size} bytes, the segment size is ${header.segmentSize} (truncated or extended)`;
-  const perLog = BigInt(0x100000000 / header.segmentSize);
-  const log = BigInt(parseInt(m[2]!, 16));
-  const seg = BigInt(parseInt(m[3]!, 16));
-  if (seg >= perLog) return `segment number ${m[3]} is out of range for ${header.segmentSize}-byte segments`;
-  const expected = (log * perLog + seg) * BigInt(header.segmentSize);
-  if (header.pageAddress !== expected) return `first page address ${header.pageAddress.toString(16).toUpperCase()} is not ${expected.toString(16).toUpperCase()}, where ${name.slice(0, 24)} starts`;
-  // The first segment of a new timeline is a copy of the old timeline's, so it may carry a lower one.
-  const timeline = parseInt(m[1]!, 16);
-  if (header.timeline === 0 || header.timeline > timeline) return `page header timeline ${header.timeline} does not fit timeline ${timeline} of the name`;
-  return undefined;
+  return segmentProblem(name, head, size);
 }
 
 export interface WalArchiveCheck {
