@@ -26,7 +26,6 @@ const GLOBALS = [
 const globalsFile = join(dir, 'globals.sql');
 writeFileSync(globalsFile, GLOBALS);
 
-const LOOSE: ContentExpectation = { what: 'test output', minBytes: 1 };
 
 /** Files left in `folder` (a failed write must leave no target and no hidden .partial). */
 const leftovers = (folder: string) => (existsSync(folder) ? readdirSync(folder) : []);
