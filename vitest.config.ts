@@ -11,7 +11,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts'],
+          // test/replay: saved histories replayed against the workflow code, no server.
+          include: ['test/unit/**/*.test.ts', 'test/replay/**/*.test.ts'],
           environment: 'node',
         },
       },

@@ -14,15 +14,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMetadata, type ArtifactMetadata, type BaseMetadata, type GlobalsMetadata, type LogicalMetadata, type TableFacts } from '../lib/catalog/metadata';
 import { baseBackupKey, globalsKey, logicalBackupKey, metadataKey, type Encoding, type Tier } from '../lib/catalog/names';
-import type { Config } from '../lib/config/load';
-import { loadPublicKey, type EncryptionKey } from '../lib/crypto/openpgp';
+import type { EncryptionKey } from '../lib/crypto/openpgp';
+import type { Deps } from '../lib/deps';
 import { ConflictingArtifact, InputInvalid } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
 import type { ArtifactProof } from '../lib/pipeline/artifact';
 import { takeBaseBackup as runBaseBackup } from '../lib/postgres/basebackup';
 import { dumpDatabase as runDump, dumpGlobals as runGlobals, type ServerFacts } from '../lib/postgres/dump';
-import { FsStore } from '../lib/storage/fs-store';
 import { LIFEBOAT_VERSION } from '../lib/version';
 import type { Thresholds } from '../lib/monitor/evaluate';
 
@@ -73,10 +71,10 @@ export type { UploadResultSummary } from './upload';
 
 const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
 
-export function createBackupActivities({ config, logger }: { config: Config; logger: Logger }) {
-  const local = new FsStore(config.backupRoot);
+export function createBackupActivities({ config, logger, stores, keys }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
+  const { local } = stores;
   const encoding = (): Encoding => ({ compression: config.compression.algorithm, encrypted: config.encryption.enabled });
-  const encryptionKey = async (): Promise<EncryptionKey | undefined> => (config.encryption.enabled ? loadPublicKey(config.encryption) : undefined);
+  const encryptionKey = async (): Promise<EncryptionKey | undefined> => (config.encryption.enabled ? keys.publicKey() : undefined);
 
 
   /**
@@ -232,7 +230,7 @@ export function createBackupActivities({ config, logger }: { config: Config; log
       const metadataBody = readFileSync(metadataPath);
       const metadata = parseMetadata(metadataBody.toString('utf8'));
       if (!metadata) throw new InputInvalid('key', `${input.key}.metadata.json is not valid metadata`);
-      const result = await uploadWithMetadata(config, { file: local.pathOf(input.key), key: input.key, sha256: metadata.sha256, bytes: metadata.bytes, metadataKey: metadataKey(input.key), metadataBody });
+      const result = await uploadWithMetadata(config, stores.offsite(), { file: local.pathOf(input.key), key: input.key, sha256: metadata.sha256, bytes: metadata.bytes, metadataKey: metadataKey(input.key), metadataBody });
       logger.info({ key: input.key, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent }, 'artifact uploaded');
       return result;
     },

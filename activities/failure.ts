@@ -5,7 +5,7 @@
  * Every message is scrubbed of configured secrets before it can enter workflow history.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { scrubSecrets } from '../lib/config/load';
+import { scrubSecrets } from '../lib/secrets';
 import { diskFullError } from '../lib/disk-full';
 import { isLifeboatError } from '../lib/errors';
 

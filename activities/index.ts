@@ -1,9 +1,9 @@
 /**
- * The activity table, built by a factory over injected dependencies (config, logger, ...), so tests
- * hand in real or fake parts. Workflows see only `import type { Activities }`.
+ * The activity table, built by a factory over injected dependencies (lib/deps.ts: config, logger,
+ * stores, key ring, ...), so tests hand in real or fake parts. Workflows see only
+ * `import type { Activities }`.
  */
-import type { Config } from '../lib/config/load';
-import type { Logger } from '../lib/logger';
+import type { Deps } from '../lib/deps';
 import { createBackupActivities } from './backup';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
@@ -16,12 +16,9 @@ import { createRetentionActivities } from './retention';
 import { createVerifyActivities } from './verify';
 import { createWalActivities } from './wal';
 
-export interface ActivityDeps {
-  config: Config;
-  logger: Logger;
-}
+export type ActivityDeps = Deps;
 
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: Deps) {
   return withFailureMapping(
     {
       ...createHealthActivities(deps),

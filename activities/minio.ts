@@ -12,31 +12,27 @@
  */
 import { Context } from '@temporalio/activity';
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { basename, join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import type { ArtifactMetadata } from '../lib/catalog/metadata';
-import type { Config } from '../lib/config/load';
-import { loadPrivateKeys, loadPublicKey } from '../lib/crypto/openpgp';
-import { BackupNotFound, ConflictingArtifact, InputInvalid, OperationRefused } from '../lib/errors';
-import type { Logger } from '../lib/logger';
-import { checkSnapshotArchive, restoreSnapshotArchive, type RestoreCheckpoint } from '../lib/minio/archive-restore';
-import { BucketStore } from '../lib/minio/bucket-store';
-import { ContentHasher } from '../lib/minio/copy';
-import { parseSnapshotMetadata, type SnapshotMetadata } from '../lib/minio/metadata';
-import { mirrorBucket as runMirror, type MirrorCheckpoint, type MirrorResult } from '../lib/minio/mirror';
 import {
-  bucketNameProblem, LIFEBOAT_META, localSnapshotKey, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, remoteSnapshotKey, SNAPSHOT_DIR, SNAPSHOT_METADATA_SUFFIX, snapshotName,
-} from '../lib/minio/names';
-import { compareContent, pairListings, type ContentFacts } from '../lib/minio/plan';
+  newestLocalSnapshotMetadata, readLocalSnapshotMetadata, readRemoteSnapshotMetadata, remoteSnapshotStore, snapshotDirOf, snapshotFileOf, type SnapshotInfo,
+} from '../lib/catalog/snapshots';
+import type { Deps } from '../lib/deps';
+import { BackupNotFound, ConflictingArtifact, InputInvalid, OperationRefused } from '../lib/errors';
+import { checkSnapshotArchive, restoreSnapshotArchive, type RestoreCheckpoint } from '../lib/minio/archive-restore';
+import type { BucketStore } from '../lib/minio/bucket-store';
+import { snapshotMetadataOf, type SnapshotMetadata } from '../lib/minio/metadata';
+import { mirrorBucket as runMirror, type MirrorCheckpoint, type MirrorResult } from '../lib/minio/mirror';
+import { bucketNameProblem, localSnapshotKey, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, remoteSnapshotKey, SNAPSHOT_METADATA_SUFFIX, snapshotName } from '../lib/minio/names';
 import { writeSnapshot } from '../lib/minio/snapshot';
+import { verifyBucketContent, type ManifestHashes, type VerifyReport } from '../lib/minio/verify';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { ensureLocalCopy } from '../lib/restore/fetch';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
-import type { ObjectInfo, Store } from '../lib/storage/store';
-import { getBuffer } from '../lib/storage/store';
-import { LIFEBOAT_VERSION } from '../lib/version';
 import { startHeartbeats, withHeartbeats } from './heartbeat';
 import { uploadWithMetadata, type UploadResultSummary } from './upload';
+
+export type { SnapshotInfo } from '../lib/catalog/snapshots';
+export type { VerifyReport } from '../lib/minio/verify';
 
 export interface MinioTarget {
   buckets: string[];
@@ -70,35 +66,7 @@ export interface MirrorSummary extends Omit<MirrorResult, 'pending'> {
   createdBucket?: boolean;
 }
 
-export interface VerifyReport {
-  bucket: string;
-  sourceObjects: number;
-  backupObjects: number;
-  matched: number;
-  /** On the source, not on the backup. */
-  missing: number;
-  /** On the backup, not on the source. */
-  extra: number;
-  different: number;
-  /** Objects whose bytes had to be read to compare (no plain MD5 ETag or recorded sha256). */
-  hashed: number;
-  /** The first few keys of each kind (the counts are complete). */
-  samples: { missing: string[]; extra: string[]; different: { key: string; reason: string }[] };
-  ok: boolean;
-}
-
-export interface SnapshotInfo {
-  file: string;
-  bucket: string;
-  stamp: string;
-  objects: number;
-  bytes: number;
-  local: boolean;
-  remote: boolean;
-}
-
 const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
-const SAMPLE_LIMIT = 20;
 /** Levels: gzip's default (what `tar -czf` writes), zstd's default. */
 const SNAPSHOT_LEVEL = { gzip: 6, zstd: 3 } as const;
 
@@ -108,76 +76,31 @@ function checkBucketName(field: string, name: unknown): string {
   return name as string;
 }
 
-/** The snapshot prefix of S3_BUCKET seen as a Store keyed like MINIO_BACKUP_ROOT (`snapshots/<file>`). */
-function remoteSnapshotStore(remote: S3Store): Store {
-  const toRemote = (key: string): string => remoteSnapshotKey(key.slice(SNAPSHOT_DIR.length + 1));
-  return {
-    location: `${remote.location}/${REMOTE_SNAPSHOT_PREFIX}`,
-    put: (key, body, options) => remote.put(toRemote(key), body, options),
-    get: (key) => remote.get(toRemote(key)),
-    stat: (key) => remote.stat(toRemote(key)),
-    async *list(prefix: string): AsyncIterable<ObjectInfo> {
-      for await (const info of remote.list(toRemote(prefix))) yield { ...info, key: localSnapshotKey(info.key.slice(REMOTE_SNAPSHOT_PREFIX.length)) };
-    },
-    delete: (key) => remote.delete(toRemote(key)),
-  };
-}
-
-export function createMinioActivities({ config, logger }: { config: Config; logger: Logger }) {
-  const root = resolve(config.minio.backupRoot);
-  const snapshotDir = join(root, SNAPSHOT_DIR);
-  const source = (): BucketStore => new BucketStore(config.minio.source, 'source');
+export function createMinioActivities({ config, logger, stores, keys }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
+  const root = stores.snapshots.root;
+  const snapshotDir = snapshotDirOf(stores.snapshots);
+  const source = (): BucketStore => stores.minioSource;
   const backup = (): BucketStore => {
-    if (!config.minio.backup) throw new InputInvalid('MINIO_BACKUP_ENDPOINT', 'is not set: there is no backup MinIO', 'set MINIO_BACKUP_ENDPOINT and its keys');
-    return new BucketStore(config.minio.backup, 'backup');
+    if (!stores.minioBackup) throw new InputInvalid('MINIO_BACKUP_ENDPOINT', 'is not set: there is no backup MinIO', 'set MINIO_BACKUP_ENDPOINT and its keys');
+    return stores.minioBackup;
   };
   const server = (name: 'source' | 'backup'): BucketStore => (name === 'source' ? source() : backup());
-  const remoteStore = (): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
-
-  const readLocalMetadata = (file: string): SnapshotMetadata | undefined => {
-    const path = join(snapshotDir, `${file}${SNAPSHOT_METADATA_SUFFIX}`);
-    return existsSync(path) ? parseSnapshotMetadata(readFileSync(path, 'utf8')) : undefined;
-  };
-
-  /** Accept a file name, `snapshots/<file>`, `minio-snapshots/<file>` or a path under MINIO_BACKUP_ROOT/snapshots. */
-  const snapshotFileOf = (snapshot: unknown): string => {
-    if (typeof snapshot !== 'string' || snapshot.trim() === '') throw new InputInvalid('snapshot', 'name a snapshot (see `lifeboat minio restore --list`)');
-    let file = snapshot.trim();
-    if (file.startsWith('/')) {
-      const path = resolve(file);
-      if (!path.startsWith(snapshotDir + sep)) throw new InputInvalid('snapshot', `${file} is not under ${snapshotDir}`, 'name a snapshot file in MINIO_BACKUP_ROOT/snapshots, or just its file name');
-      file = path.slice(snapshotDir.length + 1);
-    } else if (file.startsWith(REMOTE_SNAPSHOT_PREFIX)) file = file.slice(REMOTE_SNAPSHOT_PREFIX.length);
-    else if (file.startsWith(`${SNAPSHOT_DIR}/`)) file = file.slice(SNAPSHOT_DIR.length + 1);
-    if (file.endsWith(SNAPSHOT_METADATA_SUFFIX)) file = file.slice(0, -SNAPSHOT_METADATA_SUFFIX.length);
-    if (file.includes('/') || !parseSnapshotFile(file)) {
-      throw new InputInvalid('snapshot', `"${snapshot}" is not a snapshot name (<bucket>_<YYYYMMDD-HHMMSS>.tar.gz[.gpg])`, 'see `lifeboat minio restore --list`');
-    }
-    return file;
-  };
+  const readLocalMetadata = (file: string): SnapshotMetadata | undefined => readLocalSnapshotMetadata(snapshotDir, file);
 
   /** The snapshot's metadata: local first, else the off-site copy's. */
   const locateSnapshot = async (file: string): Promise<{ metadata: SnapshotMetadata; local: boolean; remote: boolean }> => {
     const local = readLocalMetadata(file);
-    const remote = remoteStore();
-    let remoteMetadata: SnapshotMetadata | undefined;
-    if (remote) {
-      const key = `${remoteSnapshotKey(file)}${SNAPSHOT_METADATA_SUFFIX}`;
-      if (await remote.stat(key)) remoteMetadata = parseSnapshotMetadata((await getBuffer(remote, key)).toString('utf8'));
-    }
+    const { remote } = stores;
+    const remoteMetadata = remote ? await readRemoteSnapshotMetadata(remote, file) : undefined;
     const metadata = local ?? remoteMetadata;
     if (!metadata || metadata.file !== file) throw new BackupNotFound(`snapshot ${file} is not in ${snapshotDir}${remote ? ` or ${remote.location}/${REMOTE_SNAPSHOT_PREFIX}` : ''} (or has no metadata)`, 'see `lifeboat minio restore --list`');
     return { metadata, local: local !== undefined && existsSync(join(snapshotDir, file)), remote: remoteMetadata !== undefined };
   };
 
   /** sha256 per key from the newest local snapshot of `bucket` (for objects without a plain MD5 ETag). */
-  const manifestHashes = async (bucket: string): Promise<Map<string, { etag: string; size: number; sha256: string }>> => {
-    const names = (await readdir(snapshotDir).catch(() => [] as string[]))
-      .filter((n) => n.endsWith(SNAPSHOT_METADATA_SUFFIX) && parseSnapshotFile(n.slice(0, -SNAPSHOT_METADATA_SUFFIX.length))?.bucket === bucket)
-      .sort();
-    const out = new Map<string, { etag: string; size: number; sha256: string }>();
-    const newest = names.length > 0 ? readLocalMetadata(names[names.length - 1]!.slice(0, -SNAPSHOT_METADATA_SUFFIX.length)) : undefined;
-    for (const e of newest?.manifest ?? []) out.set(e.key, { etag: e.etag, size: e.size, sha256: e.sha256 });
+  const manifestHashes = async (bucket: string): Promise<ManifestHashes> => {
+    const out: ManifestHashes = new Map();
+    for (const e of (await newestLocalSnapshotMetadata(snapshotDir, bucket))?.manifest ?? []) out.set(e.key, { etag: e.etag, size: e.size, sha256: e.sha256 });
     return out;
   };
 
@@ -218,7 +141,7 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
         throw new ConflictingArtifact(`${name.file} already exists and belongs to another run (${existing.workflowId ?? 'unknown'})`, 'start the snapshot again; names are unique per second');
       }
       await sweepPartials(snapshotDir, PARTIAL_MAX_AGE_MS);
-      const encryptionKey = config.encryption.enabled ? await loadPublicKey(config.encryption) : undefined;
+      const encryptionKey = config.encryption.enabled ? await keys.publicKey() : undefined;
       const compression = { algorithm: config.minio.snapshotCompression, level: SNAPSHOT_LEVEL[config.minio.snapshotCompression] };
       const startedAt = new Date();
       const key = localSnapshotKey(name.file);
@@ -235,30 +158,9 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
         }),
       );
       const finishedAt = new Date();
-      const metadata: SnapshotMetadata = {
-        format: 'lifeboat/1',
-        kind: 'minio-snapshot',
-        key,
-        file: name.file,
-        bucket,
-        stamp: name.stamp,
-        root: name.root,
-        sha256: result.sha256,
-        bytes: result.bytes,
-        rawBytes: result.rawBytes,
-        objects: result.manifest.length,
-        objectBytes: result.objectBytes,
-        compression,
-        encryption: encryptionKey ? { enabled: true, recipient: encryptionKey.recipient, fingerprint: encryptionKey.fingerprint, encryptionSubkey: encryptionKey.encryptionSubkey } : { enabled: false },
-        source: { endpoint: config.minio.source.endpoint },
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        durationSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-        lifeboatVersion: LIFEBOAT_VERSION,
-        workflowId: input.workflowId,
-        runId: input.runId,
-        manifest: result.manifest,
-      };
+      const metadata = snapshotMetadataOf({
+        key, name, result, compression, encryptionKey, sourceEndpoint: config.minio.source.endpoint, startedAt, finishedAt, workflowId: input.workflowId, runId: input.runId,
+      });
       // Last: only now is the archive a snapshot.
       writeFileAtomic(join(root, `${key}${SNAPSHOT_METADATA_SUFFIX}`), `${JSON.stringify(metadata, null, 1)}\n`);
       logger.info({ bucket, file: name.file, objects: metadata.objects, bytes: metadata.bytes }, 'bucket snapshot written');
@@ -267,11 +169,11 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
 
     /** Copy a snapshot off-site (minio-snapshots/<file>): resumable, verified; the metadata object last. */
     async uploadSnapshot(input: { file: string }): Promise<UploadResultSummary> {
-      const file = snapshotFileOf(input.file);
+      const file = snapshotFileOf(input.file, snapshotDir);
       const metadata = readLocalMetadata(file);
       if (!metadata) throw new InputInvalid('file', `${file} has no metadata in ${snapshotDir}: it is not a snapshot and is not uploaded`);
       const key = remoteSnapshotKey(file);
-      const result = await uploadWithMetadata(config, {
+      const result = await uploadWithMetadata(config, stores.offsite(), {
         file: join(snapshotDir, file),
         key,
         sha256: metadata.sha256,
@@ -325,71 +227,26 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
     async verifyBucket(input: { bucket: string }): Promise<VerifyReport> {
       const bucket = checkBucketName('bucket', input.bucket);
       const [src, dst] = [source(), backup()];
-      const report: VerifyReport = { bucket, sourceObjects: 0, backupObjects: 0, matched: 0, missing: 0, extra: 0, different: 0, hashed: 0, samples: { missing: [], extra: [], different: [] }, ok: false };
       if (!(await src.bucketExists(bucket))) throw new InputInvalid('bucket', `${bucket} does not exist on ${src.label}`);
-      let manifest: Awaited<ReturnType<typeof manifestHashes>> | undefined;
-      const hashObject = async (store: BucketStore, key: string): Promise<{ md5: string; sha256: string } | undefined> => {
-        const object = await store.get(bucket, key, Context.current().cancellationSignal);
-        if (!object) return undefined;
-        const hasher = new ContentHasher();
-        for await (const _ of object.body.pipe(hasher)) void _;
-        report.hashed++;
-        return hasher.digests();
-      };
       const beats = startHeartbeats({ bucket, compared: 0 }, 1000);
+      let report: VerifyReport;
       try {
-        const targetExists = await dst.bucketExists(bucket);
-        const empty = async function* (): AsyncGenerator<never> {};
-        for await (const pair of pairListings(src.list(bucket), targetExists ? dst.list(bucket) : empty())) {
-          if (pair.source) report.sourceObjects++;
-          if (pair.target) report.backupObjects++;
-          beats.update({ bucket, compared: report.sourceObjects });
-          if (!pair.target) {
-            report.missing++;
-            if (report.samples.missing.length < SAMPLE_LIMIT) report.samples.missing.push(pair.key);
-            continue;
-          }
-          if (!pair.source) {
-            report.extra++;
-            if (report.samples.extra.length < SAMPLE_LIMIT) report.samples.extra.push(pair.key);
-            continue;
-          }
-          const a: ContentFacts = { size: pair.source.size, etag: pair.source.etag };
-          const b: ContentFacts = { size: pair.target.size, etag: pair.target.etag };
-          let outcome = compareContent(a, b);
-          if (outcome.same === undefined) {
-            // Our records first: the backup copy's recorded sha256, the newest snapshot's manifest.
-            b.sha256 = (await dst.head(bucket, pair.key))?.metadata[LIFEBOAT_META.sha256];
-            manifest ??= await manifestHashes(bucket);
-            const known = manifest.get(pair.key);
-            if (known && known.etag === a.etag && known.size === a.size) a.sha256 = known.sha256;
-            outcome = compareContent(a, b);
-          }
-          if (outcome.same === undefined) {
-            // Then the bytes themselves.
-            for (const side of outcome.need) {
-              const digests = await hashObject(side === 'source' ? src : dst, pair.key);
-              if (digests) Object.assign(side === 'source' ? a : b, digests);
-            }
-            outcome = compareContent(a, b);
-          }
-          if (outcome.same === true) report.matched++;
-          else {
-            report.different++;
-            if (report.samples.different.length < SAMPLE_LIMIT) report.samples.different.push({ key: pair.key, reason: outcome.same === false ? outcome.reason : 'could not be read to compare' });
-          }
-        }
+        report = await verifyBucketContent({
+          source: src, backup: dst, bucket,
+          manifestHashes: () => manifestHashes(bucket),
+          onProgress: (compared) => beats.update({ bucket, compared }),
+          signal: Context.current().cancellationSignal,
+        });
       } finally {
         beats.stop();
       }
-      report.ok = report.missing === 0 && report.extra === 0 && report.different === 0;
       logger.info({ bucket, matched: report.matched, missing: report.missing, extra: report.extra, different: report.different }, 'bucket verified');
       return report;
     },
 
     /** Resolve a snapshot name to its recorded facts (refuses unknown names). */
     async findSnapshot(input: { snapshot: string }): Promise<SnapshotInfo> {
-      const file = snapshotFileOf(input.snapshot);
+      const file = snapshotFileOf(input.snapshot, snapshotDir);
       const { metadata, local, remote } = await locateSnapshot(file);
       return { file, bucket: metadata.bucket, stamp: metadata.stamp, objects: metadata.objects, bytes: metadata.bytes, local, remote };
     },
@@ -420,12 +277,12 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
      */
     async restoreSnapshot(input: { snapshot: string; targetBucket: string; server: 'source' | 'backup' }): Promise<{ file: string; targetBucket: string; objects: number; restored: number; bytes: number; copy: 'local' | 'remote'; resumedEntries: number; createdBucket: boolean }> {
       const ctx = Context.current();
-      const file = snapshotFileOf(input.snapshot);
+      const file = snapshotFileOf(input.snapshot, snapshotDir);
       const targetBucket = checkBucketName('targetBucket', input.targetBucket);
       const store = server(input.server);
       const { metadata } = await locateSnapshot(file);
       const name = parseSnapshotFile(file)!;
-      const remote = remoteStore();
+      const { remote } = stores;
       const checkpoint = ctx.info.heartbeatDetails as Partial<RestoreCheckpoint & { stage: string; createdBucket: boolean }> | undefined;
       const beats = startHeartbeats<Record<string, unknown>>({ ...checkpoint, stage: 'fetching' }, 1000);
       try {
@@ -433,7 +290,7 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
         const copy = await ensureLocalCopy(root, metadata as unknown as ArtifactMetadata, remote ? remoteSnapshotStore(remote) : undefined, (n, total) =>
           beats.update({ ...checkpoint, stage: 'fetching', bytesDone: n, bytesTotal: total }),
         );
-        const privateKeys = name.encoding.encrypted ? await loadPrivateKeys(config.encryption) : undefined;
+        const privateKeys = name.encoding.encrypted ? await keys.privateKeys() : undefined;
         const archive = { file: copy.path, metadata, encoding: name.encoding, privateKeys };
         // 2. Every entry safe and as recorded, before anything is written.
         await checkSnapshotArchive(archive, (n) => beats.update({ ...checkpoint, stage: 'checking', bytesDone: n, bytesTotal: metadata.bytes }));
@@ -458,29 +315,4 @@ export function createMinioActivities({ config, logger }: { config: Config; logg
       }
     },
   };
-}
-
-/** Snapshots in MINIO_BACKUP_ROOT/snapshots and under minio-snapshots/ in S3_BUCKET, newest first (for the CLI). */
-export async function listSnapshots(config: Config): Promise<(SnapshotInfo & { finishedAt: string; encrypted: boolean })[]> {
-  const dir = join(resolve(config.minio.backupRoot), SNAPSHOT_DIR);
-  const found = new Map<string, SnapshotInfo & { finishedAt: string; encrypted: boolean }>();
-  const add = (m: SnapshotMetadata, where: 'local' | 'remote'): void => {
-    const entry = found.get(m.file) ?? { file: m.file, bucket: m.bucket, stamp: m.stamp, objects: m.objects, bytes: m.bytes, local: false, remote: false, finishedAt: m.finishedAt, encrypted: m.encryption.enabled };
-    entry[where] = true;
-    found.set(m.file, entry);
-  };
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith(SNAPSHOT_METADATA_SUFFIX)) continue;
-    const m = parseSnapshotMetadata(readFileSync(join(dir, name), 'utf8'));
-    if (m && existsSync(join(dir, m.file))) add(m, 'local');
-  }
-  if (config.remote.enabled) {
-    const remote = new S3Store(s3SettingsFromConfig(config.remote));
-    for await (const info of remote.list(REMOTE_SNAPSHOT_PREFIX)) {
-      if (!info.key.endsWith(SNAPSHOT_METADATA_SUFFIX)) continue;
-      const m = parseSnapshotMetadata((await getBuffer(remote, info.key)).toString('utf8'));
-      if (m && basename(info.key) === `${m.file}${SNAPSHOT_METADATA_SUFFIX}`) add(m, 'remote');
-    }
-  }
-  return [...found.values()].sort((a, b) => b.stamp.localeCompare(a.stamp) || a.bucket.localeCompare(b.bucket));
 }

@@ -7,15 +7,13 @@
  */
 import { Context } from '@temporalio/activity';
 import { join } from 'node:path';
-import type { Config } from '../lib/config/load';
+import type { Deps } from '../lib/deps';
 import { isLifeboatError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import { recordAlert, type Alert, type DeliveryResult } from '../lib/notify/alert';
-import { channelsFor, sendToChannel } from '../lib/notify/channels';
 import { alertTransitions, readAlertState, writeAlertState, type Evaluation } from '../lib/notify/state';
 
-export function createNotifyActivities(deps: { config: Config; logger: Logger }) {
-  const { config } = deps;
+export function createNotifyActivities(deps: Pick<Deps, 'config' | 'logger' | 'notifier'>) {
+  const { config, notifier } = deps;
   return {
     async notify(alert: Alert): Promise<DeliveryResult> {
       const ctx = Context.current();
@@ -23,10 +21,10 @@ export function createNotifyActivities(deps: { config: Config; logger: Logger })
       if (ctx.info.attempt === 1) await recordAlert(alert, deps);
       const done = [...previous];
       let retryable: Error | undefined;
-      for (const channel of channelsFor(alert, config)) {
+      for (const channel of notifier.channelsFor(alert)) {
         if (done.some((d) => d.channel === channel)) continue;
         try {
-          await sendToChannel(channel, alert, config);
+          await notifier.send(channel, alert);
           done.push({ channel, ok: true });
         } catch (error) {
           if (isLifeboatError(error) && error.permanent) done.push({ channel, ok: false, detail: error.message });

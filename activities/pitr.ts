@@ -1,7 +1,8 @@
 /**
  * Point-in-time recovery activities (all on the backup host's queue: they read BACKUP_ROOT and build
  * the cluster under RESTORE_DATA_ROOT there). Each carries out one step of the plan lib/pitr/plan.ts
- * makes; inputs and results name things and never hold a secret.
+ * makes; inputs and results name things and never hold a secret. What is archived (base backups,
+ * WAL, locally and off-site) comes from the catalog (lib/catalog).
  *
  *  planPointInTimeRecovery  read-only: parse the target, choose the base, check the WAL, check the port
  *  prepareRecoveryDataDir   new data directory: verified base extracted as postgres, S3-only WAL fetched,
@@ -10,33 +11,26 @@
  *  verifyRecoveredCluster   connect, list databases and table row counts, check identity and position
  */
 import { Context } from '@temporalio/activity';
-import { readdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, relative, resolve, sep } from 'node:path';
-import { scanStore } from '../lib/catalog/catalog';
-import type { BaseMetadata } from '../lib/catalog/metadata';
-import { WAL_FILE_PATTERN } from '../lib/catalog/names';
-import type { Config } from '../lib/config/load';
-import { loadPrivateKeys } from '../lib/crypto/openpgp';
+import { relative, resolve, sep } from 'node:path';
+import { readBaseBackups } from '../lib/catalog/catalog';
+import { walArchiveDir } from '../lib/catalog/paths';
+import { archivedSegmentSize, listArchivedWal } from '../lib/catalog/wal';
+import type { Deps } from '../lib/deps';
 import { BackupNotFound, ChecksumMismatch, InputInvalid } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import { inspectCluster, postmasterPid, startCluster, waitForRecovery, type DatabaseContents, type RecoveryProgress } from '../lib/pitr/cluster';
-import {
-  assertRecoverable, choosePitrPlan, DEFAULT_WAL_SEGMENT_SIZE, expandRun, parseTargetTime, segmentRuns, type ArchivedWalFile, type PitrTarget, type SegmentRun,
-} from '../lib/pitr/plan';
+import { assertRecoverable, choosePitrPlan } from '../lib/pitr/plan';
+import { expandRun, segmentRuns, type SegmentRun } from '../lib/pitr/segments';
+import { parseTargetTime, type PitrTarget } from '../lib/pitr/target-time';
 import {
   clusterOwner, configureRecovery, createRecoveryDirs, extractBaseBackup, findLifeboatBin, recoveryPaths, removeRecoveryDir, restoreCommand, runDirOf, writeFetchedWal, type RecoveryPaths,
 } from '../lib/pitr/recovery-dir';
 import { describeStop } from '../lib/pitr/recovery-log';
 import { parseLsn } from '../lib/postgres/basebackup';
-import { pgToolPath } from '../lib/postgres/tools';
 import { ensureLocalCopy } from '../lib/restore/fetch';
 import { locateBackup } from '../lib/restore/locate';
-import { FsStore } from '../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import { fetchWalRemote } from '../lib/wal/remote';
 import { withHeartbeats } from './heartbeat';
-import { walArchiveDir } from './wal';
 
 /** What the workflow carries from step to step: facts and names only. */
 export interface PitrPlanSummary {
@@ -105,14 +99,6 @@ export interface VerifiedCluster {
   databases: { name: string; tables: number; rows: number; tableRows?: DatabaseContents['tables'] }[];
 }
 
-/** Segment size of the archive, from any archived segment's file size (16 MiB unless initdb said otherwise). */
-async function segmentSizeOf(archiveDir: string, names: string[]): Promise<number> {
-  const first = names.find((n) => /^[0-9A-F]{24}$/.test(n));
-  if (!first) return DEFAULT_WAL_SEGMENT_SIZE;
-  const info = await stat(join(archiveDir, first)).catch(() => undefined);
-  return info && info.size > 0 && (info.size & (info.size - 1)) === 0 ? info.size : DEFAULT_WAL_SEGMENT_SIZE;
-}
-
 function portFree(port: number): Promise<boolean> {
   return new Promise((done) => {
     const server = createServer();
@@ -121,10 +107,9 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-export function createPitrActivities({ config, logger }: { config: Config; logger: Logger }) {
-  const local = new FsStore(config.backupRoot);
-  const remoteStore = (): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
-  const archiveDir = walArchiveDir(config);
+export function createPitrActivities({ config, logger, stores, keys: keyRing, pgTools }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys' | 'pgTools'>) {
+  const { local } = stores;
+  const archiveDir = walArchiveDir(config.backupRoot);
 
   /** A run directory named by the workflow must be one of ours, under RESTORE_DATA_ROOT. */
   const pathsOf = (dataDir: string): RecoveryPaths => {
@@ -137,38 +122,6 @@ export function createPitrActivities({ config, logger }: { config: Config; logge
     return recoveryPaths(root, rel.slice('pitr-'.length));
   };
 
-  const readBases = async (remote: S3Store | undefined): Promise<{ bases: BaseMetadata[]; copies: Map<string, ('local' | 'remote')[]> }> => {
-    const [localCopies, remoteCopies] = await Promise.all([scanStore(local, ['base/']), remote ? scanStore(remote, ['base/']) : Promise.resolve([])]);
-    const bases = new Map<string, BaseMetadata>();
-    const copies = new Map<string, ('local' | 'remote')[]>();
-    for (const [where, list] of [['local', localCopies], ['remote', remoteCopies]] as const) {
-      for (const copy of list) {
-        if (copy.metadata.kind !== 'base') continue;
-        if (copy.size === undefined) continue; // metadata without its artifact: not a copy
-        if (!bases.has(copy.metadata.key)) bases.set(copy.metadata.key, copy.metadata);
-        copies.set(copy.metadata.key, [...(copies.get(copy.metadata.key) ?? []), where]);
-      }
-    }
-    return { bases: [...bases.values()], copies };
-  };
-
-  const readWal = async (remote: S3Store | undefined): Promise<{ files: ArchivedWalFile[]; localNames: string[] }> => {
-    const localNames = (await readdir(archiveDir).catch(() => [] as string[])).filter((n) => WAL_FILE_PATTERN.test(n)).sort();
-    const files: ArchivedWalFile[] = [];
-    for (const name of localNames) {
-      const info = await stat(join(archiveDir, name)).catch(() => undefined);
-      if (info) files.push({ name, archivedAt: info.mtime.toISOString(), source: 'local' });
-    }
-    if (remote) {
-      const have = new Set(localNames);
-      for await (const info of remote.list('wal-archive/')) {
-        const m = /^wal-archive\/([^/]+?)(\.zst|\.gz)(\.gpg)?\.metadata\.json$/.exec(info.key);
-        if (m && !have.has(m[1]!) && WAL_FILE_PATTERN.test(m[1]!)) files.push({ name: m[1]!, archivedAt: info.modified.toISOString(), source: 'remote' });
-      }
-    }
-    return { files, localNames };
-  };
-
   return {
     /**
      * Decide everything before doing anything: a malformed, future or too-old target, a WAL gap, WAL
@@ -179,9 +132,9 @@ export function createPitrActivities({ config, logger }: { config: Config; logge
       const target = parseTargetTime(String(input.targetTime ?? ''), config.restore.timeZone, new Date());
       const port = input.port ?? config.restore.port;
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputInvalid('--port', `must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
-      const remote = remoteStore();
-      const [{ bases, copies }, { files, localNames }] = await Promise.all([readBases(remote), readWal(remote)]);
-      const segmentSize = await segmentSizeOf(archiveDir, localNames);
+      const { remote } = stores;
+      const [{ bases, copies }, { files, localNames }] = await Promise.all([readBaseBackups(local, remote), listArchivedWal(archiveDir, remote)]);
+      const segmentSize = await archivedSegmentSize(archiveDir, localNames);
       const plan = choosePitrPlan({ target, bases, wal: files, segmentSize });
       assertRecoverable(plan);
       if (!(await portFree(port))) {
@@ -218,11 +171,11 @@ export function createPitrActivities({ config, logger }: { config: Config; logge
       const { plan } = input;
       const paths = recoveryPaths(config.restore.dataRoot, input.stamp);
       const owner = clusterOwner();
-      const remote = remoteStore();
+      const { remote } = stores;
       const located = await locateBackup(plan.base.key, local, remote);
       if (located.metadata.kind !== 'base') throw new InputInvalid('plan.base.key', `${plan.base.key} is not a base backup`);
       const metadata = located.metadata;
-      const keys = metadata.encryption.enabled ? await loadPrivateKeys(config.encryption) : undefined;
+      const keys = metadata.encryption.enabled ? await keyRing.privateKeys() : undefined;
       await createRecoveryDirs(paths, owner, { workflowId: input.workflowId, runId: input.runId, createdAt: new Date().toISOString(), target: plan.target.utc, baseKey: plan.base.key, port: plan.port });
       try {
         return await withHeartbeats<Record<string, unknown>, PreparedRecovery>({ stage: 'verifying base backup' }, async (beats) => {
@@ -279,7 +232,7 @@ export function createPitrActivities({ config, logger }: { config: Config; logge
       const paths = pathsOf(input.dataDir);
       const owner = clusterOwner();
       const started = Date.now();
-      if (!postmasterPid(paths.dataDir)) await startCluster(pgToolPath(config.db, 'pg_ctl', input.serverMajor), paths, owner);
+      if (!postmasterPid(paths.dataDir)) await startCluster(pgTools.path('pg_ctl', input.serverMajor), paths, owner);
       const outcome = await withHeartbeats<RecoveryProgress | { phase: string }, Awaited<ReturnType<typeof waitForRecovery>>>({ phase: 'starting' }, (beats) =>
         waitForRecovery({ db: config.db, port: input.port, paths, onProgress: (p) => beats.update(p), signal: ctx.cancellationSignal }),
       );

@@ -4,7 +4,7 @@
  *
  *  findBackup            name/path/key -> the backup and where its copies are (refuses bad input)
  *  fetchBackup           a local copy whose sha256 matches the metadata (download if needed)
- *  restoreBackup         decrypt + decompress + load into a NEW database, progress reported
+ *  restoreBackup         decrypt + decompress + load into a NEW database, progress in the heartbeat details
  *  checkRestoredDatabase tables, row counts, row fingerprints against the metadata
  *  dropVerifyDatabase    drop a temporary `lifeboat_verify_*` database (never anything else)
  *  dropStagedDatabase    drop the staged copy of a replace restore that did not swap (never production or a kept copy)
@@ -14,22 +14,18 @@
 import { Context } from '@temporalio/activity';
 import { Client } from 'pg';
 import type { LogicalMetadata, TableFacts } from '../lib/catalog/metadata';
-import type { Config } from '../lib/config/load';
-import { loadPrivateKeys } from '../lib/crypto/openpgp';
+import type { Deps } from '../lib/deps';
 import { InputInvalid, OperationRefused } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import { pgClientConfig } from '../lib/postgres/connection';
 import { compareDatabase, compareTables, type ComparisonResult } from '../lib/restore/compare';
 import { ensureLocalCopy } from '../lib/restore/fetch';
 import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type LoadResult, type RestoreProgress } from '../lib/restore/load';
 import { locateBackup } from '../lib/restore/locate';
 import { stagedDatabaseProblem } from '../lib/restore/staged-name';
-import { FsStore } from '../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import type { S3Store } from '../lib/storage/s3-store';
 import { withHeartbeats } from './heartbeat';
 
 export const VERIFY_DATABASE_PREFIX = 'lifeboat_verify_';
-export const PROGRESS_SIGNAL = 'restoreProgress';
 
 export interface FoundBackup {
   key: string;
@@ -43,27 +39,14 @@ export interface FoundBackup {
   remote: boolean;
 }
 
-export function createRestoreActivities({ config, logger }: { config: Config; logger: Logger }) {
-  const local = new FsStore(config.backupRoot);
-  const remote = (): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
-  const privateKeys = async () => (config.encryption.enabled ? loadPrivateKeys(config.encryption) : undefined);
+export function createRestoreActivities({ config, logger, stores, keys: keyRing }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
+  const { local } = stores;
+  const remote = (): S3Store | undefined => stores.remote;
+  const privateKeys = async () => (config.encryption.enabled ? keyRing.privateKeys() : undefined);
   const logicalMetadata = async (key: string): Promise<LogicalMetadata> => {
     const found = await locateBackup(key, local, remote());
     if (found.metadata.kind !== 'logical') throw new InputInvalid('backup', `${key} is a ${found.metadata.kind} backup, not a database dump`, found.metadata.kind === 'base' ? 'restore base backups with `lifeboat restore --pitr TIME`' : undefined);
     return found.metadata;
-  };
-
-  /** Report progress to the workflow (query + UI details), at most every 5 s. */
-  const progressReporter = () => {
-    const ctx = Context.current();
-    const workflowId = ctx.info.workflowExecution?.workflowId;
-    let last = 0;
-    return (p: RestoreProgress, force = false): void => {
-      const now = Date.now();
-      if (!workflowId || (!force && now - last < 5000)) return;
-      last = now;
-      ctx.client.workflow.getHandle(workflowId).signal(PROGRESS_SIGNAL, p).catch(() => undefined);
-    };
   };
 
   return {
@@ -85,19 +68,17 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
 
     async fetchBackup(input: { key: string }): Promise<{ path: string; source: 'local' | 'remote'; localProblem?: string }> {
       const metadata = await logicalMetadata(input.key);
-      const report = progressReporter();
       const started = Date.now();
-      return withHeartbeats({ bytes: 0 }, (beats) =>
+      // Progress is in the heartbeat details (the CLI reads them from the pending activity).
+      return withHeartbeats<{ bytes: number } & Partial<RestoreProgress>, Awaited<ReturnType<typeof ensureLocalCopy>>>({ bytes: 0 }, (beats) =>
         ensureLocalCopy(config.backupRoot, metadata, remote(), (n, total) => {
-          beats.update({ bytes: n });
-          report({ stage: 'checking', bytesDone: n, bytesTotal: total, percent: Math.round((n / total) * 1000) / 10, etaSeconds: undefined, bytesPerSecond: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) });
+          beats.update({ bytes: n, stage: 'checking', bytesDone: n, bytesTotal: total, percent: Math.round((n / total) * 1000) / 10, bytesPerSecond: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) });
         }),
       );
     },
 
     async restoreBackup(input: { key: string; path: string; database: string }): Promise<{ database: string } & LoadResult> {
       const metadata = await logicalMetadata(input.key);
-      const report = progressReporter();
       const keys = await privateKeys();
       const result = await withHeartbeats<RestoreProgress | undefined, LoadResult>(undefined, (beats) =>
         loadIntoNewDatabase({
@@ -107,10 +88,8 @@ export function createRestoreActivities({ config, logger }: { config: Config; lo
           database: input.database,
           privateKeys: keys,
           signal: Context.current().cancellationSignal,
-          onProgress: (p) => {
-            beats.update(p);
-            report(p, p.stage === 'loaded');
-          },
+          // Progress is in the heartbeat details (the CLI reads them from the pending activity).
+          onProgress: (p) => beats.update(p),
         }),
       );
       logger.info({ key: input.key, database: input.database, seconds: result.seconds }, 'backup restored');

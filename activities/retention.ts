@@ -9,14 +9,13 @@ import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfiguration
 import { Context } from '@temporalio/activity';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from '../lib/config/load';
+import { REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../lib/catalog/layout';
+import { logsDir, walArchiveDir } from '../lib/catalog/paths';
+import type { Deps } from '../lib/deps';
 import { InputInvalid } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import { backupInventory, snapshotInventory, type LocatedItem } from '../lib/retention/inventory';
 import { sweepStalePartials, type StalePartial } from '../lib/retention/partials';
 import { planRetention, type Decision } from '../lib/retention/plan';
-import { FsStore } from '../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import type { Store } from '../lib/storage/store';
 
 export interface PruneResult {
@@ -36,13 +35,13 @@ export interface PartialsSweep {
   bytesFreed: number;
 }
 
-export function createRetentionActivities({ config, logger }: { config: Config; logger: Logger }) {
+export function createRetentionActivities({ config, logger, stores: deps }: Pick<Deps, 'config' | 'logger' | 'stores'>) {
   const stores = (location: 'local' | 'remote'): { backups: Store; snapshots: Store; snapshotPrefix: string; walDays: number; localWalDir?: string } =>
     location === 'local'
-      ? { backups: new FsStore(config.backupRoot), snapshots: new FsStore(config.minio.backupRoot), snapshotPrefix: 'snapshots/', walDays: config.retention.walLocalDays, localWalDir: join(config.backupRoot, 'wal-archive') }
+      ? { backups: deps.local, snapshots: deps.snapshots, snapshotPrefix: `${SNAPSHOT_DIR}/`, walDays: config.retention.walLocalDays, localWalDir: walArchiveDir(config.backupRoot) }
       : (() => {
-          const s3 = new S3Store(s3SettingsFromConfig(config.remote));
-          return { backups: s3, snapshots: s3, snapshotPrefix: 'minio-snapshots/', walDays: config.retention.walRemoteDays };
+          const s3 = deps.offsite();
+          return { backups: s3, snapshots: s3, snapshotPrefix: REMOTE_SNAPSHOT_PREFIX, walDays: config.retention.walRemoteDays };
         })();
 
   return {
@@ -58,7 +57,7 @@ export function createRetentionActivities({ config, logger }: { config: Config; 
       const byKey = new Map(items.map((i) => [i.key, i]));
       let bytesFreed = 0;
       if (!input.dryRun) {
-        const logDir = join(config.backupRoot, 'logs');
+        const logDir = logsDir(config.backupRoot);
         await mkdir(logDir, { recursive: true });
         for (const [index, decision] of plan.remove.entries()) {
           const item = byKey.get(decision.key)!;
@@ -84,7 +83,7 @@ export function createRetentionActivities({ config, logger }: { config: Config; 
       const dryRun = Boolean(input.dryRun);
       const files = await sweepStalePartials([config.backupRoot, config.minio.backupRoot], input.minAgeMs, dryRun);
       if (!dryRun && files.length > 0) {
-        const logDir = join(config.backupRoot, 'logs');
+        const logDir = logsDir(config.backupRoot);
         await mkdir(logDir, { recursive: true });
         for (const f of files) {
           const entry = { at: new Date().toISOString(), location: 'local', key: f.path, kind: 'partial', reason: `temp file of an interrupted run, untouched for ${Math.round(f.ageSeconds / 3600)} h` };
@@ -99,8 +98,8 @@ export function createRetentionActivities({ config, logger }: { config: Config; 
     async ensureArchiveTier(): Promise<{ configured: boolean; detail: string }> {
       const storageClass = config.retention.archiveStorageClass;
       if (!storageClass) return { configured: false, detail: 'ARCHIVE_STORAGE_CLASS is not set' };
-      const settings = s3SettingsFromConfig(config.remote);
-      const s3 = new S3Store(settings);
+      const s3 = deps.offsite();
+      const { settings } = s3;
       const rule = {
         ID: 'lifeboat-monthly-archive',
         Status: 'Enabled' as const,

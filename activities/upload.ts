@@ -7,7 +7,7 @@ import { Context } from '@temporalio/activity';
 import type { Config } from '../lib/config/load';
 import { ChecksumMismatch } from '../lib/errors';
 import { uploadFileResumable, type UploadCheckpoint, type UploadResult } from '../lib/storage/multipart';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import type { S3Store } from '../lib/storage/s3-store';
 import { withHeartbeats } from './heartbeat';
 
 export interface UploadResultSummary {
@@ -30,10 +30,10 @@ export interface UploadInput {
   contentType?: string;
 }
 
-export async function uploadWithMetadata(config: Config, input: UploadInput): Promise<UploadResultSummary> {
+/** `remote` is the off-site store (Stores.offsite()). */
+export async function uploadWithMetadata(config: Config, remote: S3Store, input: UploadInput): Promise<UploadResultSummary> {
   const ctx = Context.current();
-  const settings = s3SettingsFromConfig(config.remote);
-  const remote = new S3Store(settings);
+  const { settings } = remote;
   const checkpoint = ctx.info.heartbeatDetails as Partial<UploadCheckpoint> | undefined;
   const result = await withHeartbeats<Partial<UploadCheckpoint>, UploadResult>(checkpoint ?? {}, (beats) =>
     uploadFileResumable({

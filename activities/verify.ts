@@ -10,36 +10,34 @@
  *  verifyStoredSnapshot  checksums of the snapshot's copies, its tar listing against the manifest
  *  recordVerification    `<key>.verification.json`, merged per copy; read by listings and monitoring
  */
-import { createReadStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { readCatalog, type CatalogEntry } from '../lib/catalog/catalog';
+import { WAL_ARCHIVE } from '../lib/catalog/layout';
 import { parseMetadata } from '../lib/catalog/metadata';
-import type { Config } from '../lib/config/load';
-import { loadPrivateKeys } from '../lib/crypto/openpgp';
-import type { Logger } from '../lib/logger';
-import { parseSnapshotMetadata, type SnapshotMetadata } from '../lib/minio/metadata';
+import { walArchiveDir } from '../lib/catalog/paths';
+import { listSnapshots, readLocalSnapshotMetadata, readRemoteSnapshotMetadata, snapshotDirOf } from '../lib/catalog/snapshots';
+import { listRemoteWal, localWalFiles } from '../lib/catalog/wal';
+import type { Deps } from '../lib/deps';
+import type { SnapshotMetadata } from '../lib/minio/metadata';
 import { parseSnapshotFile, remoteSnapshotKey, SNAPSHOT_DIR, SNAPSHOT_METADATA_SUFFIX } from '../lib/minio/names';
 import { writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { sha256OfStream } from '../lib/restore/fetch';
 import { locateBackup } from '../lib/restore/locate';
-import { FsStore } from '../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import type { S3Store } from '../lib/storage/s3-store';
 import { getBuffer } from '../lib/storage/store';
 import { verifyArtifactCopies, type CheckResult, type VerificationResult } from '../lib/verify/artifact';
 import { mergeVerification, readVerificationFile, verificationRecordPath } from '../lib/verify/record';
 import { checkSnapshotCopy, type SnapshotCheck } from '../lib/verify/snapshot';
 import { verifyWalArchive, walNamesInScope } from '../lib/verify/wal';
-import { localWalFiles } from '../lib/wal/remote';
-import { listSnapshots } from './minio';
 import { withHeartbeats } from './heartbeat';
-import { walArchiveDir } from './wal';
 
 /** One thing `verify` checks: a backup by key, the local WAL archive, or a MinIO snapshot (`snapshots/<file>`). */
 export type VerifyTarget = { kind: 'backup'; key: string } | { kind: 'wal'; scope: 'latest' | 'all' } | { kind: 'snapshot'; key: string };
 
 /** Key of the WAL archive's verification record (`$BACKUP_ROOT/wal-archive.verification.json`). */
-export const WAL_ARCHIVE_KEY = 'wal-archive';
+export const WAL_ARCHIVE_KEY = WAL_ARCHIVE;
 /** Bad segments listed one check each, at most (the summary check counts them all). */
 const MAX_SEGMENT_CHECKS = 100;
 
@@ -56,12 +54,12 @@ function newestPerGroup<T>(items: T[], group: (item: T) => string): T[] {
   });
 }
 
-export function createVerifyActivities({ config, logger }: { config: Config; logger: Logger }) {
-  const local = new FsStore(config.backupRoot);
-  const remote = (): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
-  const privateKeys = async () => (config.encryption.enabled ? loadPrivateKeys(config.encryption) : undefined);
-  const snapshotDir = join(resolve(config.minio.backupRoot), SNAPSHOT_DIR);
-  const roots = { backupRoot: config.backupRoot, minioBackupRoot: resolve(config.minio.backupRoot) };
+export function createVerifyActivities({ config, logger, stores, keys: keyRing }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
+  const { local } = stores;
+  const remote = (): S3Store | undefined => stores.remote;
+  const privateKeys = async () => (config.encryption.enabled ? keyRing.privateKeys() : undefined);
+  const snapshotDir = snapshotDirOf(stores.snapshots);
+  const roots = { backupRoot: config.backupRoot, minioBackupRoot: stores.snapshots.root };
 
   /** Dumps, globals and base backups in scope, newest first. */
   const backupKeys = (entries: CatalogEntry[], scope: 'latest' | 'all'): string[] => {
@@ -78,8 +76,8 @@ export function createVerifyActivities({ config, logger }: { config: Config; log
 
     async listVerifyTargets(input: { scope: 'latest' | 'all' }): Promise<VerifyTarget[]> {
       const targets: VerifyTarget[] = backupKeys(await readCatalog(local, remote()), input.scope).map((key) => ({ kind: 'backup' as const, key }));
-      if ((await localWalFiles(walArchiveDir(config))).length > 0) targets.push({ kind: 'wal', scope: input.scope });
-      const snapshots = await listSnapshots(config);
+      if ((await localWalFiles(walArchiveDir(config.backupRoot))).length > 0) targets.push({ kind: 'wal', scope: input.scope });
+      const snapshots = await listSnapshots(stores);
       for (const s of input.scope === 'all' ? snapshots : newestPerGroup(snapshots, (x) => x.bucket)) targets.push({ kind: 'snapshot', key: `${SNAPSHOT_DIR}/${s.file}` });
       return targets;
     },
@@ -98,7 +96,7 @@ export function createVerifyActivities({ config, logger }: { config: Config; log
      * by content too. One summary check, then one check per bad file, named.
      */
     async verifyWalArchive(input: { scope: 'latest' | 'all' }): Promise<VerificationResult> {
-      const dir = walArchiveDir(config);
+      const dir = walArchiveDir(config.backupRoot);
       const store = remote();
       const newestBase = (await readCatalog(local, store)).find((e) => e.metadata.kind === 'base');
       const names = walNamesInScope(await localWalFiles(dir), input.scope, newestBase?.metadata.kind === 'base' ? newestBase.metadata.startWal : undefined);
@@ -107,10 +105,7 @@ export function createVerifyActivities({ config, logger }: { config: Config; log
       let recordsProblem: string | undefined;
       if (store) {
         try {
-          for await (const info of store.list('wal-archive/')) {
-            const m = /^wal-archive\/([^/]+?)(\.zst|\.gz)(\.gpg)?\.metadata\.json$/.exec(info.key);
-            if (m) recordKeys.set(m[1]!, info.key);
-          }
+          for await (const record of listRemoteWal(store)) recordKeys.set(record.name, record.metadataKey);
         } catch (error) {
           recordsProblem = `recorded sha256 unavailable (${message(error)})`;
         }
@@ -127,7 +122,7 @@ export function createVerifyActivities({ config, logger }: { config: Config; log
       const summary = `${checked.checked} file(s)${range} checked by size and page header, ${checked.hashed} by their recorded sha256${recordsProblem ? `; ${recordsProblem}` : ''}`;
       const ok = checked.bad.length === 0;
       const checks: CheckResult[] = [
-        { name: 'wal-archive', ok, detail: ok ? summary : `${checked.bad.length} bad WAL file(s): ${checked.bad.slice(0, 10).map((b) => b.name).join(', ')}${checked.bad.length > 10 ? ', ...' : ''}; ${summary}` },
+        { name: WAL_ARCHIVE, ok, detail: ok ? summary : `${checked.bad.length} bad WAL file(s): ${checked.bad.slice(0, 10).map((b) => b.name).join(', ')}${checked.bad.length > 10 ? ', ...' : ''}; ${summary}` },
         ...checked.bad.slice(0, MAX_SEGMENT_CHECKS).map((b): CheckResult => ({ name: 'wal-segment', ok: false, detail: `${b.name}: ${b.problem}` })),
       ];
       if (!ok) logger.warn({ bad: checked.bad.length, first: checked.bad[0]?.name }, 'WAL archive verification found bad files');
@@ -143,10 +138,10 @@ export function createVerifyActivities({ config, logger }: { config: Config; log
       if (!input.key.startsWith(`${SNAPSHOT_DIR}/`) || !parseSnapshotFile(file)) throw new Error(`not a snapshot key: ${input.key}`);
       const store = remote();
       const localMetadataPath = join(snapshotDir, `${file}${SNAPSHOT_METADATA_SUFFIX}`);
-      let metadata: SnapshotMetadata | undefined = existsSync(localMetadataPath) ? parseSnapshotMetadata(readFileSync(localMetadataPath, 'utf8')) : undefined;
+      let metadata: SnapshotMetadata | undefined = readLocalSnapshotMetadata(snapshotDir, file);
       const remoteKey = remoteSnapshotKey(file);
       const remoteHas = store ? Boolean(await store.stat(`${remoteKey}${SNAPSHOT_METADATA_SUFFIX}`)) && Boolean(await store.stat(remoteKey)) : false;
-      if (!metadata && store && remoteHas) metadata = parseSnapshotMetadata((await getBuffer(store, `${remoteKey}${SNAPSHOT_METADATA_SUFFIX}`)).toString('utf8'));
+      if (!metadata && store && remoteHas) metadata = await readRemoteSnapshotMetadata(store, file);
       const verifiedAt = new Date().toISOString();
       if (!metadata || metadata.file !== file) {
         return { key: input.key, ok: false, verifiedAt, checks: [{ name: 'content', ok: false, detail: `snapshot ${file} has no valid metadata in ${snapshotDir}${store ? ` or ${store.location}/${remoteKey}` : ''}` }] };

@@ -4,11 +4,8 @@
  * crash simply continues with what is still pending.
  */
 import { Context } from '@temporalio/activity';
-import { join } from 'node:path';
-import type { Config } from '../lib/config/load';
-import { loadPublicKey } from '../lib/crypto/openpgp';
-import type { Logger } from '../lib/logger';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
+import { walArchiveDir } from '../lib/catalog/paths';
+import type { Deps } from '../lib/deps';
 import { shipWalFile, walBacklog, type WalBacklog } from '../lib/wal/remote';
 
 export interface ShipWalResult {
@@ -16,11 +13,7 @@ export interface ShipWalResult {
   backlog: Omit<WalBacklog, 'pending'> & { pendingCount: number };
 }
 
-export function walArchiveDir(config: Config): string {
-  return join(config.backupRoot, 'wal-archive');
-}
-
-export function createWalActivities({ config, logger }: { config: Config; logger: Logger }) {
+export function createWalActivities({ config, logger, stores, keys }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
   const summarize = (b: WalBacklog): ShipWalResult['backlog'] => {
     const { pending, ...rest } = b;
     return { ...rest, pendingCount: pending.length };
@@ -28,9 +21,9 @@ export function createWalActivities({ config, logger }: { config: Config; logger
   return {
     async shipWal(input: { limit?: number } = {}): Promise<ShipWalResult> {
       const ctx = Context.current();
-      const remote = new S3Store(s3SettingsFromConfig(config.remote));
-      const archiveDir = walArchiveDir(config);
-      const key = config.encryption.enabled ? await loadPublicKey(config.encryption) : undefined;
+      const remote = stores.offsite();
+      const archiveDir = walArchiveDir(config.backupRoot);
+      const key = config.encryption.enabled ? await keys.publicKey() : undefined;
       const before = await walBacklog(archiveDir, remote);
       const todo = before.pending.slice(0, input.limit ?? before.pending.length);
       const shipped: string[] = [];
@@ -45,7 +38,7 @@ export function createWalActivities({ config, logger }: { config: Config; logger
       return { shipped, backlog: summarize(after) };
     },
     async measureWalBacklog(): Promise<ShipWalResult['backlog']> {
-      return summarize(await walBacklog(walArchiveDir(config), new S3Store(s3SettingsFromConfig(config.remote))));
+      return summarize(await walBacklog(walArchiveDir(config.backupRoot), stores.offsite()));
     },
   };
 }

@@ -91,7 +91,7 @@ async function baselineByHand({ config, baseKey, target, walBytes, stamp, db }) 
     sh(`gpg --homedir ${shellQuote(config.encryption.gnupgHome)} --batch --quiet --decrypt ${shellQuote(file)} | zstd -d -q | ${asPg(`tar -x -C ${shellQuote(data)}`)}`);
     const conf = [
       '',
-      `restore_command = 'cp ${path.join(config.backupRoot, 'wal-archive')}/%f %p'`,
+      `restore_command = 'cp ${requireDist('lib/catalog/paths').walArchiveDir(config.backupRoot)}/%f %p'`,
       `recovery_target_time = '${target}'`,
       "recovery_target_action = 'promote'",
       'archive_mode = off',

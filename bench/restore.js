@@ -167,7 +167,7 @@ function makeVariants(ctx) {
 function checkDiskForWal(config, databaseBytes, options) {
   const loads = options.rounds * options.variants.filter((v) => ['m', 'v', 't'].includes(v)).length;
   const stackRoot = loadBenchConfig({}).backupRoot;
-  const where = [path.join(stackRoot, 'wal-archive'), stackRoot, RESULTS].find((p) => fs.existsSync(p));
+  const where = [requireDist('lib/catalog/paths').walArchiveDir(stackRoot), stackRoot, RESULTS].find((p) => fs.existsSync(p));
   const st = fs.statfsSync(where);
   const free = st.bavail * st.bsize;
   const needed = loads * 2 * databaseBytes;

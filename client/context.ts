@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_ENV_FILE, loadConfig, type Config } from '../lib/config/load';
+import { temporalConnectionOptions } from '../lib/config/temporal';
 import { createLogger, type Logger } from '../lib/logger';
 import { stackPaths } from './stack/stack';
 import { stackSettings } from './stack/settings';
@@ -31,10 +32,7 @@ export function loadCliContext(options: { envFile?: string; logFd?: number; logF
 }
 
 export async function connectClient(config: Config): Promise<Client> {
-  const connection = await Connection.connect({
-    address: config.temporal.address,
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
-  });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 

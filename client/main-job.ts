@@ -11,8 +11,7 @@ import { describePlan } from './commands/schedules';
 import { applySchedules } from './schedules';
 import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../lib/schedules/declared';
 import { describeRestore, startRestore } from './commands/restore';
-import type { RestoreDatabaseResult } from '../workflows/restore-database';
-import type { MonitorBackupsResult } from '../workflows/monitor-backups';
+import { monitorBackups } from '../workflows/monitor-backups';
 
 export interface MainJobContext {
   client: Client;
@@ -64,7 +63,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     async run(ctx) {
       if (!ctx.made.dailyBackup) throw new Error('no daily backup was made in this cycle');
       const handle = await startRestore(ctx.client, ctx.config, { backup: ctx.made.dailyBackup, verifyOnly: true, taskQueue: ctx.taskQueue });
-      const result = (await handle.result()) as RestoreDatabaseResult;
+      const result = await handle.result();
       if (!result.check.ok) throw new Error(`verify-only restore failed: ${describeRestore(result)}`);
       return `${handle.workflowId}: ${describeRestore(result)}`;
     },
@@ -72,7 +71,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
   {
     name: 'monitor',
     async run(ctx) {
-      const result = (await ctx.client.workflow.execute('monitorBackups', { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] })) as MonitorBackupsResult;
+      const result = await ctx.client.workflow.execute(monitorBackups, { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] });
       const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
       return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
     },

@@ -4,7 +4,7 @@
  * nothing heavy up front (bin/lifeboat.js calls it directly, without the full CLI) and reads only
  * the settings it needs. Exit 0 only on success: PostgreSQL keeps the WAL file and retries otherwise.
  */
-import { join } from 'node:path';
+import { walArchiveDir } from '../lib/catalog/paths';
 import { readRawEnv } from '../lib/config/load';
 import { SETTINGS, valueSchema } from '../lib/config/schema';
 import { InputInvalid, isLifeboatError } from '../lib/errors';
@@ -32,7 +32,7 @@ function archiveDirFrom(explicit: string | undefined): string {
   const spec = SETTINGS.find((s) => s.env === 'BACKUP_ROOT')!;
   const parsed = valueSchema(spec.kind).safeParse(raw.BACKUP_ROOT ?? spec.default);
   if (!parsed.success) throw new InputInvalid('BACKUP_ROOT', `must be an absolute path (got "${raw.BACKUP_ROOT}")`, spec.hint);
-  return join(parsed.data as string, 'wal-archive');
+  return walArchiveDir(parsed.data as string);
 }
 
 export async function walArchiveCommand(args: string[]): Promise<number> {
@@ -72,7 +72,7 @@ export async function runWalCli(argv: string[]): Promise<number> {
   } catch (error) {
     const hint = isLifeboatError(error) && error.hint ? `\nhint: ${error.hint}` : '';
     process.stderr.write(`lifeboat: wal ${verb ?? ''}: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
-    if (isLifeboatError(error) && error.name === 'InputInvalid') return 2;
+    if (error instanceof InputInvalid) return InputInvalid.exitCode;
     // restore_command: exit 1 means "no such file" and quietly ends recovery there. Any other failure
     // (checksum, key, network) must abort recovery instead, which PostgreSQL does for status > 125.
     return verb === 'fetch' ? FETCH_ERROR_EXIT : 1;

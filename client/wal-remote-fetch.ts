@@ -1,9 +1,8 @@
 /** restore_command's second source: a WAL file from S3, checked, decrypted and written in place. */
 import { isAbsolute, resolve } from 'node:path';
 import { loadConfig } from '../lib/config/load';
-import { loadPrivateKeys } from '../lib/crypto/openpgp';
+import { buildKeyRing, buildStores } from '../lib/deps';
 import { writeFileAtomic } from '../lib/pipeline/atomic-file';
-import { S3Store, s3SettingsFromConfig } from '../lib/storage/s3-store';
 import { fetchWalRemote } from '../lib/wal/remote';
 import { resolveEnvFile } from './context';
 
@@ -12,7 +11,7 @@ export async function fetchFromRemote(name: string, destination: string): Promis
   if (!config.remote.enabled) return false;
   // Keys are loaded only for an encrypted segment, whatever ENCRYPT_BACKUPS says now: WAL shipped
   // before encryption was switched off (or on) must still restore.
-  const raw = await fetchWalRemote(name, new S3Store(s3SettingsFromConfig(config.remote)), () => loadPrivateKeys(config.encryption));
+  const raw = await fetchWalRemote(name, buildStores(config).offsite(), () => buildKeyRing(config.encryption).privateKeys());
   if (!raw) return false;
   writeFileAtomic(isAbsolute(destination) ? destination : resolve(process.cwd(), destination), raw, 0o600);
   return true;

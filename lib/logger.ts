@@ -3,7 +3,7 @@
  * and any configured secret value found in a message string is replaced with `***`.
  */
 import pino, { type Logger } from 'pino';
-import { scrubSecrets } from './config/load';
+import { scrubSecrets } from './secrets';
 
 export type { Logger } from 'pino';
 

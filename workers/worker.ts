@@ -2,12 +2,16 @@
  * Worker processes: one NativeConnection, a worker on the general task queue (workflows and
  * activities) and one on this host's pinned queue (activities that need this host's disk).
  * The Runtime (logger, metrics) must be installed before this is called (workers/runtime.ts).
+ * This is the composition root: the activities' dependencies (stores, key ring, PostgreSQL tools,
+ * notifier, DR providers) are built here once (lib/deps.ts) and handed to createActivities.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities } from '../activities';
 import type { Config } from '../lib/config/load';
+import { temporalConnectionOptions } from '../lib/config/temporal';
+import { buildDeps, type Deps } from '../lib/deps';
 import type { Logger } from '../lib/logger';
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows');
@@ -24,6 +28,8 @@ export interface LifeboatWorkerOptions {
   hostTaskQueue?: string;
   /** A pre-built workflow bundle (tests build it once); otherwise workflows/ is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Replace some dependencies (stores, key ring, providers, ...) of every activity. */
+  deps?: Partial<Omit<Deps, 'config' | 'logger'>>;
   /** Replace some activities (workflow tests that swap chosen parts). */
   activityOverrides?: Partial<Activities>;
 }
@@ -39,10 +45,7 @@ export interface LifeboatWorkers {
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
-  return NativeConnection.connect({
-    address: config.temporal.address,
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
-  });
+  return NativeConnection.connect(temporalConnectionOptions(config));
 }
 
 export async function createWorkers(options: LifeboatWorkerOptions): Promise<LifeboatWorkers> {
@@ -51,7 +54,8 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
   const connection = options.connection ?? (await connectWorker(config));
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const hostTaskQueue = options.hostTaskQueue ?? config.temporal.hostTaskQueue;
-  const activities = { ...createActivities({ config, logger }), ...options.activityOverrides };
+  const deps = buildDeps(config, logger, options.deps);
+  const activities = { ...createActivities(deps), ...options.activityOverrides };
   // Heartbeat details are checkpoints (e.g. uploaded parts): send them at least every 3 s rather
   // than the SDK's default of 80% of the heartbeat timeout, so a retry resumes from recent progress.
   const common = {

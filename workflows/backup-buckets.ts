@@ -4,7 +4,8 @@
  * MINIO_BACKUP_ROOT/snapshots, recorded with its manifest, then copied off-site under
  * `minio-snapshots/`. Input is one object so on-call can start it from the Temporal UI.
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { SnapshotSummary } from '../activities/minio';
 import { formatStamp } from '../lib/catalog/names';
@@ -26,10 +27,10 @@ const planning = proxyActivities<Activities>(QUICK);
 /** Refuse malformed bucket lists before any side effect (shared by the MinIO runbooks). */
 export function checkBucketList(field: string, buckets: unknown): string[] | undefined {
   if (buckets === undefined) return undefined;
-  if (!Array.isArray(buckets)) throw ApplicationFailure.nonRetryable(`${field}: must be a list of bucket names`, 'InputInvalid');
+  if (!Array.isArray(buckets)) throw invalidInput(`${field}: must be a list of bucket names`);
   buckets.forEach((b, i) => {
     const problem = bucketNameProblem(b);
-    if (problem) throw ApplicationFailure.nonRetryable(`${field}[${i}]: ${problem}: not a valid bucket name`, 'InputInvalid');
+    if (problem) throw invalidInput(`${field}[${i}]: ${problem}: not a valid bucket name`);
   });
   return buckets as string[];
 }

@@ -3,7 +3,8 @@
  * Input is one object ({ tier }) so on-call can start it from the Temporal UI; the database and
  * every credential come from the worker's configuration.
  */
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import { formatStamp, isTier, type Tier } from '../lib/catalog/names';
 import { LOCAL, QUICK, STREAMING, UPLOAD } from './options';
@@ -29,10 +30,10 @@ const planning = proxyActivities<Activities>(QUICK);
 export async function backupDatabase(input: BackupDatabaseInput): Promise<BackupDatabaseResult> {
   // 0. Refuse bad input before any side effect.
   if (!input || !isTier(input.tier)) {
-    throw ApplicationFailure.nonRetryable(`tier: must be daily, weekly or monthly (got ${JSON.stringify(input?.tier)})`, 'InputInvalid');
+    throw invalidInput(`tier: must be daily, weekly or monthly (got ${JSON.stringify(input?.tier)})`);
   }
   if (input.format !== undefined && input.format !== 'plain' && input.format !== 'custom') {
-    throw ApplicationFailure.nonRetryable(`format: must be plain or custom (got ${JSON.stringify(input.format)})`, 'InputInvalid');
+    throw invalidInput(`format: must be plain or custom (got ${JSON.stringify(input.format)})`);
   }
   const { workflowId, runId } = workflowInfo();
   const stamp = formatStamp(new Date());

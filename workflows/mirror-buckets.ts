@@ -5,7 +5,8 @@
  * (`delete`, default MIRROR_DELETE). Each bucket's copy is one resumable activity: a worker that
  * dies or a MinIO that goes away costs a retry that continues from the last checkpoint.
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { MirrorSummary } from '../activities/minio';
 import { checkBucketList } from './backup-buckets';
@@ -27,11 +28,11 @@ const planning = proxyActivities<Activities>(QUICK);
 export async function mirrorBuckets(input: MirrorBucketsInput = {}): Promise<MirrorBucketsResult> {
   // 0. Refuse bad input before any side effect.
   const buckets = checkBucketList('buckets', input?.buckets);
-  if (input?.delete !== undefined && typeof input.delete !== 'boolean') throw ApplicationFailure.nonRetryable('delete: must be true or false', 'InputInvalid');
+  if (input?.delete !== undefined && typeof input.delete !== 'boolean') throw invalidInput('delete: must be true or false');
 
   // 1. Which buckets; there must be a backup MinIO to mirror to.
   const target = await planning.describeMinioTarget({ buckets });
-  if (!target.backupServer) throw ApplicationFailure.nonRetryable('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to mirror to', 'InputInvalid');
+  if (!target.backupServer) throw invalidInput('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to mirror to');
   // Resumable like uploads: retried (from the checkpoint) for as long as a server is away.
   const copy = proxyActivities<Activities>(UPLOAD(workflowInfo().taskQueue));
 

@@ -6,7 +6,8 @@
  * reports the replication lag: how many source changes the backup did not have yet and the age of
  * the oldest and newest of them.
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { LagFacts } from '../lib/minio/plan';
 import { checkBucketList } from './backup-buckets';
@@ -41,7 +42,7 @@ export async function replicateBuckets(input: ReplicateBucketsInput = {}): Promi
 
   // 1. Which buckets; there must be a backup MinIO to replicate to.
   const target = await planning.describeMinioTarget({ buckets });
-  if (!target.backupServer) throw ApplicationFailure.nonRetryable('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to replicate to', 'InputInvalid');
+  if (!target.backupServer) throw invalidInput('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to replicate to');
   const copy = proxyActivities<Activities>(UPLOAD(workflowInfo().taskQueue));
 
   // 2. An incremental mirror per bucket (deletions as MIRROR_DELETE says); its pending changes are the lag.

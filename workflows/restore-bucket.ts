@@ -7,7 +7,8 @@
  * source-minio/<bucket>`): an incremental mirror from the backup MinIO back to the source.
  * The target bucket must be new or empty unless `overwrite` (same-key objects are then replaced).
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import { bucketNameProblem } from '../lib/minio/names';
 import { LOCAL, QUICK, UPLOAD } from './options';
@@ -37,7 +38,7 @@ export interface RestoreBucketResult {
 }
 
 function invalid(message: string): never {
-  throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
+  throw invalidInput(message);
 }
 
 const planning = proxyActivities<Activities>(QUICK);

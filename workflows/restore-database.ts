@@ -5,19 +5,24 @@
  * then, and only when asked (`replaceProduction`) AND approved through the `approveReplace` Update
  * naming the production database, is the checked copy swapped in; production is kept under another
  * name, never dropped. `verifyOnly` restores into a temporary database, checks, drops it and records
- * the result. Progress (bytes, percent, ETA) is in the `progress` query and the UI's current details.
+ * the result. The stage is in the `progress` query, the steps in the `status` query and the UI's current
+ * details; live bytes, percent and ETA of the fetch and the load are their activities' heartbeat details
+ * (the CLI reads them from the pending activity), so progress adds no events to the history.
  */
 import {
-  ActivityCancellationType, ApplicationFailure, CancellationScope, condition, defineQuery, defineSignal, defineUpdate, isCancellation, log, patched, proxyActivities, setCurrentDetails, setHandler, workflowInfo,
+  ActivityCancellationType, CancellationScope, condition, defineQuery, defineUpdate, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
+import { invalidInput, permanentFailure } from './failures';
 import type { Activities } from '../activities';
 import type { ComparisonResult } from '../lib/restore/compare';
 import type { RestoreProgress } from '../lib/restore/load';
 import type { CheckResult, VerificationResult } from '../lib/verify/artifact';
 import { formatStamp } from '../lib/catalog/names';
+import { ChecksumMismatch, OperationRefused } from '../lib/errors';
 import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
 import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
+import { errorLine, StepTracker } from './step-tracker';
 
 export interface RestoreDatabaseInput {
   /** Key, file name or path under BACKUP_ROOT (`lifeboat restore --list`). */
@@ -47,14 +52,13 @@ export interface RestoreDatabaseResult {
 }
 
 export const progressQuery = defineQuery<RestoreState>('progress');
-export const progressSignal = defineSignal<[RestoreProgress]>('restoreProgress');
 export const approveReplaceUpdate = defineUpdate<string, [{ confirm: string }]>('approveReplace');
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const planning = proxyActivities<Activities>(QUICK);
 
 function invalid(message: string): never {
-  throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
+  throw invalidInput(message);
 }
 
 /** What a replace (or verify-only) run has staged, so a failure or cancellation before the swap can drop it. */
@@ -66,6 +70,8 @@ interface Staging {
   swapping?: boolean;
   /** The run is failing or cancelled: approvals are refused from now on. */
   closing?: boolean;
+  /** The run's steps, so the failure path can mark the running one failed. */
+  steps?: StepTracker;
 }
 
 export async function restoreDatabase(input: RestoreDatabaseInput): Promise<RestoreDatabaseResult> {
@@ -77,6 +83,7 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
     // it restored into, even when cancelled (the cleanup is shielded from the cancellation);
     // production is untouched then.
     staging.closing = true;
+    staging.steps?.failRunning(errorLine(error));
     // (patched: histories of runs that failed before this cleanup existed replay without it.)
     if (staging.database && staging.kind && staging.hostQueue && !staging.swapping && patched('drop-staged-on-failure')) await dropStaged(staging.hostQueue, staging.kind, staging.database);
     throw error;
@@ -98,20 +105,27 @@ async function dropStaged(hostQueue: string, kind: 'staged' | 'verify', database
 
 async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Promise<RestoreDatabaseResult> {
   let state: RestoreState = { stage: 'locating' };
+  // The UI's current details: the stage (as the `progress` query has it), then the steps.
+  const steps = new StepTracker('restoreDatabase', restoreStepNames(input), {
+    summary: () => {
+      const pct = state.percent !== undefined ? ` ${state.percent}%` : '';
+      const eta = state.etaSeconds !== undefined ? `, ETA ${state.etaSeconds} s` : '';
+      return `**${state.stage}**${pct}${eta}${state.backup ? `\n\nbackup: \`${state.backup}\`` : ''}${state.database ? `\n\ninto database: \`${state.database}\`` : ''}`;
+    },
+  });
+  staging.steps = steps;
   const show = (next: RestoreState): void => {
     state = next;
-    const pct = state.percent !== undefined ? ` ${state.percent}%` : '';
-    const eta = state.etaSeconds !== undefined ? `, ETA ${state.etaSeconds} s` : '';
-    setCurrentDetails(`**${state.stage}**${pct}${eta}${state.backup ? `\n\nbackup: \`${state.backup}\`` : ''}${state.database ? `\n\ninto database: \`${state.database}\`` : ''}`);
+    steps.render();
   };
   setHandler(progressQuery, () => state);
-  setHandler(progressSignal, (p) => show({ ...state, ...p, stage: p.stage === 'loaded' ? 'comparing' : (p.stage as RestoreState['stage']) }));
   let approved: string | undefined;
 
   // 0. Refuse bad input before any side effect.
   if (!input || typeof input.backup !== 'string' || input.backup.trim() === '') invalid('backup: name a backup (see `lifeboat restore --list`)');
   if (input.targetDatabase !== undefined && !NAME.test(input.targetDatabase)) invalid(`targetDatabase: "${input.targetDatabase}" is not a plain database name (lower-case letters, digits, _)`);
   if (input.verifyOnly && input.replaceProduction) invalid('verifyOnly and replaceProduction exclude each other');
+  steps.start('locate', input.backup);
   const target = await planning.describeBackupTarget();
   const production = target.database;
   if (input.targetDatabase === production && !input.replaceProduction) {
@@ -132,13 +146,16 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
     : input.replaceProduction
       ? stagedDatabaseName(production, suffix)
       : (input.targetDatabase ?? `${(found.database ?? production).slice(0, 32)}_restored_${suffix}`);
+  steps.done('locate', found.key);
   show({ stage: 'checking', backup: found.key, database });
   if (input.replaceProduction || input.verifyOnly) Object.assign(staging, { database, kind: input.replaceProduction ? 'staged' : 'verify', hostQueue: target.backupHostTaskQueue });
 
   // 2. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
   let copy: FetchedCopy;
   try {
+    steps.start('fetch');
     copy = await host.fetchBackup({ key: found.key });
+    steps.done('fetch', `${copy.source} copy, sha256 matches`);
   } catch (error) {
     // No copy could be used: each copy there is failed (a verify-only run records that too).
     const failed = (name: CheckResult['name']): CheckResult => ({ name, ok: false, detail: failureDetail(error) });
@@ -147,6 +164,7 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   }
 
   // 3. Decrypt, decompress, load into the new database (one transaction).
+  steps.start('load', `into ${database}`);
   show({ ...state, stage: 'loading', percent: 0 });
   let restored;
   try {
@@ -157,7 +175,9 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   }
 
   // 4. Compare with the metadata: tables, row counts, row fingerprints.
-  show({ ...state, stage: 'comparing', percent: 100 });
+  steps.done('load');
+  show({ ...state, ...loadedProgress(restored), stage: 'comparing' });
+  steps.start('compare');
   let check: ComparisonResult;
   try {
     check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables });
@@ -165,12 +185,17 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
     if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, copyChecks(copy));
     throw error;
   }
+  if (check.ok) steps.done('compare', `${check.tables} tables, ${check.rows} rows match the metadata`);
+  else steps.fail('compare', check.problems.join('; '));
   const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, check, restoreSeconds: restored.seconds, verified: check.ok };
 
   if (input.verifyOnly) {
     // 5a. Verify-only: drop the temporary database, record and report the result.
+    steps.start('drop', database);
     show({ ...state, stage: 'dropping' });
     await hostLocal.dropVerifyDatabase({ database });
+    steps.done('drop');
+    steps.start('record');
     const verification: VerificationResult = {
       key: found.key,
       ok: check.ok,
@@ -187,13 +212,15 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
     if (!check.ok) {
       await raiseAlert(target.backupHostTaskQueue, { severity: 'critical', condition: `verify:${found.key}`, summary: `test restore of ${found.key} does not match its metadata: ${check.problems.slice(0, 3).join('; ')}` });
     }
+    steps.done('record');
     show({ ...state, stage: check.ok ? 'done' : 'failed' });
+    steps.finish();
     return result;
   }
 
   if (!check.ok) {
     show({ ...state, stage: 'failed' });
-    throw ApplicationFailure.nonRetryable(`restored database ${database} does not match the backup's metadata: ${check.problems.join('; ')}`, 'ChecksumMismatch');
+    throw permanentFailure(ChecksumMismatch, `restored database ${database} does not match the backup's metadata: ${check.problems.join('; ')}`);
   }
 
   if (input.replaceProduction) {
@@ -212,17 +239,44 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
         },
       },
     );
+    steps.start('approval', `an approveReplace Update naming ${production}`);
     show({ ...state, stage: 'awaiting-approval' });
     if (!(await condition(() => approved !== undefined, '24 hours'))) {
       show({ ...state, stage: 'failed' });
-      throw ApplicationFailure.nonRetryable(`no approval within 24 h; ${production} is unchanged, the restored copy ${database} is dropped`, 'OperationRefused');
+      throw permanentFailure(OperationRefused, `no approval within 24 h; ${production} is unchanged, the restored copy ${database} is dropped`);
     }
+    steps.done('approval');
+    steps.start('replace', `${database} becomes ${production}`);
     show({ ...state, stage: 'replacing' });
     staging.swapping = true;
     result.replaced = await hostLocal.replaceDatabase({ restored: database, keepAs: keptDatabaseName(production, suffix) });
+    steps.done('replace', `the previous ${production} is kept as ${result.replaced.keptAs}`);
   }
   show({ ...state, stage: 'done' });
+  steps.finish();
   return result;
+}
+
+/** The steps a run takes, by its input (an input too broken for any step still gets the first ones). */
+function restoreStepNames(input: RestoreDatabaseInput | undefined): string[] {
+  const names = ['locate', 'fetch', 'load', 'compare'];
+  if (input?.verifyOnly) names.push('drop', 'record');
+  else if (input?.replaceProduction) names.push('approval', 'replace');
+  return names;
+}
+
+/**
+ * The `progress` fields once the load finished, as its last heartbeat had them: all bytes done, the
+ * mean rate (measured after half a second, as the load's own progress does) and nothing left.
+ */
+function loadedProgress(restored: { bytes: number; seconds: number }): Partial<RestoreProgress> {
+  const rate = restored.seconds > 0.5 ? restored.bytes / restored.seconds : undefined;
+  return {
+    bytesDone: restored.bytes,
+    bytesTotal: restored.bytes,
+    percent: 100,
+    ...(rate ? { bytesPerSecond: Math.round(rate), etaSeconds: 0 } : {}),
+  };
 }
 
 type FetchedCopy = Awaited<ReturnType<Activities['fetchBackup']>>;

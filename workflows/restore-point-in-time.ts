@@ -6,15 +6,18 @@
  * the chosen port to replay WAL up to the target and promote, and what it holds is checked.
  * Production is never touched: the recovered cluster listens on loopback and never archives.
  *
- * The `progress` query and the UI's current details show the stage; `plan` shows the plan.
+ * The `progress` query shows the stage, the `status` query and the UI's current details the steps
+ * (with their times, which the result's `stageSeconds` reports too); `plan` shows the plan.
  */
 import {
-  ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler, workflowInfo, type ActivityOptions,
+  ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { PitrPlanSummary, RecoveryPoint, VerifiedCluster } from '../activities/pitr';
 import { formatStamp } from '../lib/catalog/names';
 import { LOCAL, QUICK, STREAMING } from './options';
+import { errorLine, StepTracker } from './step-tracker';
 
 export interface RestorePointInTimeInput {
   /** The moment to recover to, e.g. "2025-10-17 14:30:00+00"; without an offset, in RESTORE_TIME_ZONE. */
@@ -64,7 +67,7 @@ const RECOVER = (taskQueue: string): ActivityOptions => ({ ...STREAMING(taskQueu
 const VERIFY = (taskQueue: string): ActivityOptions => ({ ...STREAMING(taskQueue), startToCloseTimeout: '2 hours' });
 
 function invalid(message: string): never {
-  throw ApplicationFailure.nonRetryable(message, 'InputInvalid');
+  throw invalidInput(message);
 }
 
 /** A refusal from planning becomes the workflow's own failure, with the activity's type and message. */
@@ -77,26 +80,28 @@ function asRefusal(error: unknown): unknown {
 
 export async function restorePointInTime(input: RestorePointInTimeInput): Promise<RestorePointInTimeResult> {
   const started = Date.now();
-  const marks: number[] = [started];
-  const lap = (): number => {
-    marks.push(Date.now());
-    return (marks[marks.length - 1]! - marks[marks.length - 2]!) / 1000;
-  };
   const { workflowId, runId } = workflowInfo();
   const stamp = formatStamp(new Date());
   let state: PitrState = { stage: 'planning' };
   let plan: PitrPlanSummary | undefined;
+  // The UI's current details: the stage and what it works on (as the `progress` query has them), then the steps.
+  const steps = new StepTracker('restorePointInTime', ['plan', 'prepare', 'recover', 'verify'], {
+    summary: () => {
+      const lines = [`**${state.stage}**`];
+      if (state.target) lines.push(`target: \`${state.target}\``);
+      if (state.base) lines.push(`base backup: \`${state.base}\``);
+      if (state.dataDir) lines.push(`data directory: \`${state.dataDir}\`, port ${state.port}`);
+      if (state.error) lines.push(`error: ${state.error}`);
+      return lines.join('\n\n');
+    },
+  });
   const show = (next: Partial<PitrState>): void => {
     state = { ...state, ...next };
-    const lines = [`**${state.stage}**`];
-    if (state.target) lines.push(`target: \`${state.target}\``);
-    if (state.base) lines.push(`base backup: \`${state.base}\``);
-    if (state.dataDir) lines.push(`data directory: \`${state.dataDir}\`, port ${state.port}`);
-    if (state.error) lines.push(`error: ${state.error}`);
-    setCurrentDetails(lines.join('\n\n'));
+    steps.render();
   };
   setHandler(progressQuery, () => state);
   setHandler(planQuery, () => plan);
+  steps.start('plan');
   show({ stage: 'planning' });
 
   try {
@@ -118,29 +123,32 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     plan = await hostPlan.planPointInTimeRecovery({ targetTime: input.targetTime, ...(input.port !== undefined ? { port: input.port } : {}) }).catch((e: unknown) => {
       throw asRefusal(e);
     });
-    const planSeconds = lap();
+    steps.done('plan', `base backup ${plan.base.key}, ${plan.segmentCount} WAL segments`);
+    steps.start('prepare');
     show({ stage: 'preparing', target: plan.target.utc, base: plan.base.key, port: plan.port });
 
     // 2. A new data directory: verified base backup streamed into tar as the postgres user, WAL that
     //    is only on S3 fetched, restore_command / recovery_target_time / promote, recovery.signal.
     const prepared = await host.prepareRecoveryDataDir({ plan, stamp, workflowId, runId });
-    const prepareSeconds = lap();
+    steps.done('prepare', prepared.dataDir);
+    steps.start('recover', `port ${prepared.port}`);
     show({ stage: 'recovering', dataDir: prepared.dataDir });
 
     // 3. Start the cluster; it replays WAL up to the target, then promotes.
     const run = await recover.startRecoveryCluster({ dataDir: prepared.dataDir, port: prepared.port, startLsn: plan.base.startLsn, serverMajor: plan.base.serverMajor });
-    const recoverSeconds = lap();
+    steps.done('recover', `${run.restoredSegments} WAL segments replayed`);
 
     // 4. Verify: out of recovery, a copy of the source, nothing after the target; list what it holds.
+    steps.start('verify');
     show({ stage: 'verifying' });
     const verified = await verify.verifyRecoveredCluster({
       dataDir: prepared.dataDir, port: prepared.port, targetUtc: plan.target.utc, lastTransactionAt: run.recoveryPoint.lastTransactionAt, systemIdentifier: plan.base.systemIdentifier,
     });
-
-    const verifySeconds = lap();
+    steps.done('verify');
 
     // 5. Report the recovery point reached.
     show({ stage: 'done' });
+    steps.finish();
     return {
       dataDir: prepared.dataDir,
       port: prepared.port,
@@ -153,10 +161,11 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
       databases: verified.databases,
       warnings: plan.warnings,
       seconds: (Date.now() - started) / 1000,
-      stageSeconds: { plan: planSeconds, prepare: prepareSeconds, recover: recoverSeconds, verify: verifySeconds },
+      stageSeconds: { plan: steps.seconds('plan')!, prepare: steps.seconds('prepare')!, recover: steps.seconds('recover')!, verify: steps.seconds('verify')! },
     };
   } catch (error) {
-    show({ stage: 'failed', error: error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error) });
+    steps.failRunning(errorLine(error));
+    show({ stage: 'failed', error: errorLine(error) });
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 /** shipWal: send archived WAL to S3 (compressed, encrypted, checksummed) and report the backlog. */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import { QUICK, UPLOAD } from './options';
 
@@ -12,9 +13,9 @@ const planning = proxyActivities<Activities>(QUICK);
 
 export async function shipWal(input: ShipWalInput = {}) {
   if (input.limit !== undefined && (!Number.isInteger(input.limit) || input.limit < 1)) {
-    throw ApplicationFailure.nonRetryable(`limit: must be a positive integer (got ${JSON.stringify(input.limit)})`, 'InputInvalid');
+    throw invalidInput(`limit: must be a positive integer (got ${JSON.stringify(input.limit)})`);
   }
   const target = await planning.describeBackupTarget();
-  if (!target.remote) throw ApplicationFailure.nonRetryable('REMOTE_STORAGE is off: there is nowhere to ship WAL to', 'InputInvalid');
+  if (!target.remote) throw invalidInput('REMOTE_STORAGE is off: there is nowhere to ship WAL to');
   return proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue)).shipWal({ limit: input.limit });
 }

@@ -8,7 +8,8 @@
  * result per artifact with reasons; each is recorded beside it (per copy), each failure raised
  * through `notify`.
  */
-import { ApplicationFailure, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { VerifyTarget } from '../activities/verify';
 import type { VerificationResult } from '../lib/verify/artifact';
@@ -35,9 +36,9 @@ const planning = proxyActivities<Activities>(QUICK);
 export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBackupsResult> {
   // 0. Refuse bad input before any side effect.
   if (!input || !['latest', 'all', 'one'].includes(input.scope)) {
-    throw ApplicationFailure.nonRetryable(`scope: must be latest, all or one (got ${JSON.stringify(input?.scope)})`, 'InputInvalid');
+    throw invalidInput(`scope: must be latest, all or one (got ${JSON.stringify(input?.scope)})`);
   }
-  if (input.scope === 'one' && !input.backup) throw ApplicationFailure.nonRetryable('backup: required with scope "one"', 'InputInvalid');
+  if (input.scope === 'one' && !input.backup) throw invalidInput('backup: required with scope "one"');
   const backupTarget = await planning.describeBackupTarget();
   const host = proxyActivities<Activities>(STREAMING(backupTarget.backupHostTaskQueue));
   const hostLocal = proxyActivities<Activities>(LOCAL(backupTarget.backupHostTaskQueue));

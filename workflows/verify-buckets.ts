@@ -5,7 +5,8 @@
  * hashed); missing, extra and different objects are reported, and any drift is raised through the
  * `notify` hook.
  */
-import { ApplicationFailure, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { VerifyReport } from '../activities/minio';
 import { checkBucketList } from './backup-buckets';
@@ -30,7 +31,7 @@ export async function verifyBuckets(input: VerifyBucketsInput = {}): Promise<Ver
 
   // 1. Which buckets; the comparison runs where the snapshot manifests are (MINIO_BACKUP_ROOT).
   const target = await planning.describeMinioTarget({ buckets });
-  if (!target.backupServer) throw ApplicationFailure.nonRetryable('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to verify', 'InputInvalid');
+  if (!target.backupServer) throw invalidInput('MINIO_BACKUP_ENDPOINT: is not set, so there is no backup MinIO to verify');
   const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
 
   const reports: VerifyReport[] = [];

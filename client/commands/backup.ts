@@ -7,13 +7,13 @@ import { readCatalog, type CatalogEntry } from '../../lib/catalog/catalog';
 import { formatStamp, isTier, TIERS, type Tier } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { InputInvalid } from '../../lib/errors';
-import { FsStore } from '../../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
+import { walArchiveDir } from '../../lib/catalog/paths';
+import { buildStores } from '../../lib/deps';
 import { walBacklog } from '../../lib/wal/remote';
 import { describeCopyState, readVerification } from '../../lib/verify/record';
-import { walArchiveDir } from '../../activities/wal';
-import type { BackupBaseResult } from '../../workflows/backup-base';
-import type { BackupDatabaseResult } from '../../workflows/backup-database';
+import { backupBase, type BackupBaseResult } from '../../workflows/backup-base';
+import { backupDatabase, type BackupDatabaseResult } from '../../workflows/backup-database';
+import { shipWal } from '../../workflows/ship-wal';
 import type { CommandSpec } from '../command-table';
 import { loadCliContext, withClient } from '../context';
 import { formatAge, formatBytes, table } from '../format';
@@ -23,7 +23,7 @@ import { runWalCli } from '../wal-cli';
 const stampNow = (): string => formatStamp(new Date());
 
 export async function startBackupDatabase(client: Client, config: Config, tier: Tier, options: { format?: 'plain' | 'custom'; taskQueue?: string } = {}) {
-  return client.workflow.start('backupDatabase', {
+  return client.workflow.start(backupDatabase, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `backup-postgres-${tier}-${stampNow()}`,
     args: [{ tier, ...(options.format ? { format: options.format } : {}) }],
@@ -32,7 +32,7 @@ export async function startBackupDatabase(client: Client, config: Config, tier: 
 }
 
 export async function startBackupBase(client: Client, config: Config, options: { taskQueue?: string } = {}) {
-  return client.workflow.start('backupBase', {
+  return client.workflow.start(backupBase, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `backup-base-${stampNow()}`,
     args: [{}],
@@ -114,8 +114,9 @@ export const backupCommands: CommandSpec[] = [
     options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
     async run(_args, opts) {
       const { config } = loadCliContext();
-      const remote = config.remote.enabled && !opts.local ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
-      const entries = await readCatalog(new FsStore(config.backupRoot), remote);
+      const stores = buildStores(config);
+      const remote = opts.local ? undefined : stores.remote;
+      const entries = await readCatalog(stores.local, remote);
       if (opts.json) {
         const withVerification = entries.map((e) => ({ ...e, verification: readVerification(config.backupRoot, e.key) ?? null }));
         process.stdout.write(`${JSON.stringify(withVerification, null, 2)}\n`);
@@ -150,10 +151,10 @@ export const backupCommands: CommandSpec[] = [
     options: [{ flags: '--wait', description: 'wait and print the backlog after shipping' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
-        const handle = await client.workflow.start('shipWal', { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}] });
+        const handle = await client.workflow.start(shipWal, { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}] });
         process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
         if (opts.wait) {
-          const result = (await handle.result()) as { shipped: string[]; backlog: { pendingCount: number } };
+          const result = await handle.result();
           process.stdout.write(`shipped ${result.shipped.length} WAL files; ${result.backlog.pendingCount} still pending\n`);
         }
       });
@@ -166,7 +167,7 @@ export const backupCommands: CommandSpec[] = [
     async run(_args, opts) {
       const { config } = loadCliContext();
       if (!config.remote.enabled) throw new InputInvalid('REMOTE_STORAGE', 'is false: WAL is not shipped anywhere');
-      const backlog = await walBacklog(walArchiveDir(config), new S3Store(s3SettingsFromConfig(config.remote)));
+      const backlog = await walBacklog(walArchiveDir(config.backupRoot), buildStores(config).offsite());
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(backlog, null, 2)}\n`);
       } else {

@@ -1,12 +1,12 @@
 /** `lifeboat health`: run the health workflow and print what each server reported. */
-import type { HealthReport } from '../../workflows/health';
+import { health, type HealthReport } from '../../workflows/health';
 import { connectClient, loadCliContext } from '../context';
 import type { CommandSpec } from '../command-table';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config/load';
 
 export async function runHealthWorkflow(client: Client, config: Config, taskQueue = config.temporal.taskQueue, hostTaskQueue = config.temporal.hostTaskQueue): Promise<HealthReport> {
-  return client.workflow.execute('health', {
+  return client.workflow.execute(health, {
     taskQueue,
     workflowId: `health-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [{ hostTaskQueue }],

@@ -1,7 +1,7 @@
 /** `lifeboat prune [--dry-run]` and `lifeboat monitor [--json]`: retention and monitoring on demand. */
 import { formatStamp } from '../../lib/catalog/names';
-import type { MonitorBackupsResult } from '../../workflows/monitor-backups';
-import type { PruneBackupsResult } from '../../workflows/prune-backups';
+import { monitorBackups } from '../../workflows/monitor-backups';
+import { pruneBackups } from '../../workflows/prune-backups';
 import type { PartialsSweep, PruneResult } from '../../activities/retention';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
@@ -27,11 +27,11 @@ export const maintenanceCommands: CommandSpec[] = [
       const { config } = loadCliContext();
       const client = await connectClient(config);
       try {
-        const result = (await client.workflow.execute('pruneBackups', {
+        const result = await client.workflow.execute(pruneBackups, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `prune-backups-${opts.dryRun ? 'dry-run-' : ''}${formatStamp(new Date())}`,
           args: [{ dryRun: Boolean(opts.dryRun) }],
-        })) as PruneBackupsResult;
+        });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         } else {
@@ -53,7 +53,7 @@ export const maintenanceCommands: CommandSpec[] = [
       const { config } = loadCliContext();
       const client = await connectClient(config);
       try {
-        const result = (await client.workflow.execute('monitorBackups', { taskQueue: config.temporal.taskQueue, workflowId: `monitor-backups-${formatStamp(new Date())}`, args: [{}] })) as MonitorBackupsResult;
+        const result = await client.workflow.execute(monitorBackups, { taskQueue: config.temporal.taskQueue, workflowId: `monitor-backups-${formatStamp(new Date())}`, args: [{}] });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         } else {

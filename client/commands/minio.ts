@@ -5,18 +5,19 @@
  * --bucket exist on the source MinIO); unknown buckets are also refused by the workflow's first step.
  */
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { listSnapshots, type MirrorSummary } from '../../activities/minio';
+import type { MirrorSummary } from '../../activities/minio';
+import { listSnapshots } from '../../lib/catalog/snapshots';
+import { buildStores } from '../../lib/deps';
 import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { BackupNotFound, InputInvalid } from '../../lib/errors';
 import { declaredSchedules, type DeclaredSchedule } from '../../lib/schedules/declared';
-import { BucketStore } from '../../lib/minio/bucket-store';
 import { bucketNameProblem, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../../lib/minio/names';
-import type { BackupBucketsResult } from '../../workflows/backup-buckets';
-import type { MirrorBucketsResult } from '../../workflows/mirror-buckets';
-import type { ReplicateBucketsResult } from '../../workflows/replicate-buckets';
-import type { RestoreBucketInput, RestoreBucketResult } from '../../workflows/restore-bucket';
-import type { VerifyBucketsResult } from '../../workflows/verify-buckets';
+import { backupBuckets, type BackupBucketsResult } from '../../workflows/backup-buckets';
+import { mirrorBuckets, type MirrorBucketsResult } from '../../workflows/mirror-buckets';
+import { replicateBuckets } from '../../workflows/replicate-buckets';
+import { restoreBucket, type RestoreBucketInput } from '../../workflows/restore-bucket';
+import { verifyBuckets, type VerifyBucketsResult } from '../../workflows/verify-buckets';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext, withClient } from '../context';
 import { EXIT } from '../exit-codes';
@@ -45,7 +46,7 @@ export function parseBucketOption(value: unknown, flag = '--bucket'): string[] |
  */
 export async function checkBucketsExist(config: Config, buckets: string[] | undefined, flag = '--bucket'): Promise<void> {
   if (!buckets) return;
-  const source = new BucketStore(config.minio.source, 'source');
+  const source = buildStores(config).minioSource;
   try {
     const missing: string[] = [];
     for (const bucket of buckets) if (!(await source.bucketExists(bucket))) missing.push(bucket);
@@ -62,7 +63,7 @@ async function attributes(client: Client, kind: string, buckets: string[] | unde
 }
 
 export async function startMinioBackup(client: Client, config: Config, options: { buckets?: string[]; taskQueue?: string } = {}) {
-  return client.workflow.start('backupBuckets', {
+  return client.workflow.start(backupBuckets, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `minio-backup-${suffix()}`,
     args: [options.buckets ? { buckets: options.buckets } : {}],
@@ -71,7 +72,7 @@ export async function startMinioBackup(client: Client, config: Config, options: 
 }
 
 export async function startMinioMirror(client: Client, config: Config, options: { buckets?: string[]; delete?: boolean; taskQueue?: string } = {}) {
-  return client.workflow.start('mirrorBuckets', {
+  return client.workflow.start(mirrorBuckets, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `minio-mirror-${suffix()}`,
     args: [{ ...(options.buckets ? { buckets: options.buckets } : {}), ...(options.delete !== undefined ? { delete: options.delete } : {}) }],
@@ -134,7 +135,7 @@ async function checkSnapshotArgument(config: Config, snapshot: string): Promise<
   if (file.endsWith('.metadata.json')) file = file.slice(0, -'.metadata.json'.length);
   const known = snapshot.startsWith('/') || snapshot.startsWith(`${SNAPSHOT_DIR}/`) || snapshot.startsWith(REMOTE_SNAPSHOT_PREFIX) || !snapshot.includes('/');
   if (!known || !parseSnapshotFile(file)) throw new InputInvalid('snapshot', `"${snapshot}" is not a snapshot name (<bucket>_<YYYYMMDD-HHMMSS>.tar.gz[.gpg])`, 'see `lifeboat minio restore --list`');
-  if (!(await listSnapshots(config)).some((s) => s.file === file)) throw new BackupNotFound(`snapshot ${file} is not in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or under ${REMOTE_SNAPSHOT_PREFIX} in ${config.remote.bucket}` : ''}`, 'see `lifeboat minio restore --list`');
+  if (!(await listSnapshots(buildStores(config))).some((s) => s.file === file)) throw new BackupNotFound(`snapshot ${file} is not in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or under ${REMOTE_SNAPSHOT_PREFIX} in ${config.remote.bucket}` : ''}`, 'see `lifeboat minio restore --list`');
   return snapshot.startsWith('/') ? snapshot : file;
 }
 
@@ -152,7 +153,7 @@ export const minioCommands: CommandSpec[] = [
       return withClient(async (client, config) => {
         const handle = await startMinioBackup(client, config, { buckets });
         process.stdout.write(started(config, handle.workflowId));
-        if (opts.wait) process.stdout.write(`done: ${describeMinioBackup((await handle.result()) as BackupBucketsResult)}\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeMinioBackup(await handle.result())}\n`);
       });
     },
   },
@@ -170,7 +171,7 @@ export const minioCommands: CommandSpec[] = [
       return withClient(async (client, config) => {
         const handle = await startMinioMirror(client, config, { buckets, delete: opts.delete ? true : undefined });
         process.stdout.write(started(config, handle.workflowId));
-        if (opts.wait) process.stdout.write(`done: ${describeMinioMirror((await handle.result()) as MirrorBucketsResult)}\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeMinioMirror(await handle.result())}\n`);
       });
     },
   },
@@ -196,12 +197,12 @@ export const minioCommands: CommandSpec[] = [
           return;
         }
         if (opts.once) {
-          const result = (await client.workflow.execute('replicateBuckets', {
+          const result = await client.workflow.execute(replicateBuckets, {
             taskQueue: config.temporal.taskQueue,
             workflowId: `minio-replicate-once-${suffix()}`,
             args: [{}],
             typedSearchAttributes: await attributes(client, 'minio-replicate', undefined, config),
-          })) as ReplicateBucketsResult;
+          });
           for (const b of result.buckets) {
             process.stdout.write(`${b.bucket}: ${b.pendingChanges} change(s) and ${b.pendingDeletes} deletion(s) were pending; lag ${formatAge(b.lagSeconds)}; ${b.copied} copied, ${b.deleted} deleted\n`);
           }
@@ -223,12 +224,12 @@ export const minioCommands: CommandSpec[] = [
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
-        const result = (await client.workflow.execute('verifyBuckets', {
+        const result = await client.workflow.execute(verifyBuckets, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-verify-${suffix()}`,
           args: [buckets ? { buckets } : {}],
           typedSearchAttributes: await attributes(client, 'minio-verify', buckets, config),
-        })) as VerifyBucketsResult;
+        });
         process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeVerify(result)}\n`);
         return result.ok ? EXIT.ok : EXIT.integrity;
       });
@@ -249,7 +250,7 @@ export const minioCommands: CommandSpec[] = [
     async run([snapshot], opts) {
       const { config } = loadCliContext();
       if (opts.list) {
-        const snapshots = await listSnapshots(config);
+        const snapshots = await listSnapshots(buildStores(config));
         if (snapshots.length === 0) {
           process.stdout.write(`no snapshots in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or ${REMOTE_SNAPSHOT_PREFIX}` : ''}\n`);
           return;
@@ -277,7 +278,7 @@ export const minioCommands: CommandSpec[] = [
       };
       const client = await connectClient(config);
       try {
-        const handle = await client.workflow.start('restoreBucket', {
+        const handle = await client.workflow.start(restoreBucket, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-restore-${suffix()}`,
           args: [input],
@@ -285,7 +286,7 @@ export const minioCommands: CommandSpec[] = [
         });
         process.stderr.write(started(config, handle.workflowId));
         if (opts.wait === false) return;
-        const r = (await handle.result()) as RestoreBucketResult;
+        const r = await handle.result();
         process.stdout.write(`restored: ${r.source} -> ${r.targetBucket} on the ${r.server} MinIO: ${r.restored} objects, ${formatBytes(r.bytes)}${r.skipped ? `, ${r.skipped} already there` : ''}${r.createdBucket ? ' (bucket created)' : ''}\n`);
       } finally {
         await client.connection.close();

@@ -14,7 +14,7 @@ import {
   type LifeboatError,
 } from '../../lib/errors';
 import { humanUtc, parseTargetTime } from '../../lib/pitr/plan';
-import type { PitrState, RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
+import { planQuery, progressQuery, restorePointInTime, type RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
 import { connectClient, loadCliContext } from '../context';
 import { formatBytes } from '../format';
 import { followProgress } from '../progress';
@@ -48,9 +48,10 @@ export function describePitrResult(r: RestorePointInTimeResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-const FAILURE_CLASSES: Record<string, new (message: string, hint?: string) => LifeboatError> = {
-  BackupNotFound, ChecksumMismatch, KeyUnavailable, ConflictingArtifact, OperationRefused, PrerequisiteMissing, ServiceUnavailable, AuthenticationFailed,
-};
+/** The failure types (class names) whose errors take a message and a hint, rebuilt as those classes. */
+const FAILURE_CLASSES: ReadonlyMap<string, new (message: string, hint?: string) => LifeboatError> = new Map(
+  [BackupNotFound, ChecksumMismatch, KeyUnavailable, ConflictingArtifact, OperationRefused, PrerequisiteMissing, ServiceUnavailable, AuthenticationFailed].map((c) => [c.name, c]),
+);
 
 /** A workflow failure of a known type as the matching error (so the exit code and `hint:` line are right). */
 export function pitrFailure(error: unknown): unknown {
@@ -59,11 +60,11 @@ export function pitrFailure(error: unknown): unknown {
   while (cause instanceof Error) {
     if (cause instanceof ApplicationFailure && cause.type) {
       const hint = (cause.details?.[0] as { hint?: string } | undefined)?.hint;
-      if (cause.type === 'InputInvalid') {
+      if (cause.type === InputInvalid.name) {
         const m = /^(\S+): ([\s\S]*)$/.exec(cause.message);
         return m ? new InputInvalid(m[1]!, m[2]!, hint) : new InputInvalid('--pitr', cause.message, hint);
       }
-      const Class = FAILURE_CLASSES[cause.type];
+      const Class = FAILURE_CLASSES.get(cause.type);
       if (Class) return new Class(cause.message, hint);
     }
     cause = (cause as { cause?: unknown }).cause;
@@ -85,7 +86,7 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
   process.stdout.write(`point-in-time recovery to ${humanUtc(target.epochMicros)}${target.interpretedIn === 'offset' ? '' : ` (${target.input} in ${target.interpretedIn})`}\n`);
   const client = await connectClient(config);
   try {
-    const handle = await client.workflow.start('restorePointInTime', {
+    const handle = await client.workflow.start(restorePointInTime, {
       taskQueue: config.temporal.taskQueue,
       workflowId: `restore-pitr-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
       // The instant as resolved here, in UTC: the operator's reading of a zone-less time is the one
@@ -98,15 +99,15 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
     let planShown = false;
     const showPlan = async (): Promise<void> => {
       if (planShown) return;
-      const plan = await handle.query<PitrPlanSummary | undefined>('plan');
+      const plan = await handle.query(planQuery);
       if (!plan) return;
       planShown = true;
       process.stdout.write(describePitrPlan(plan));
     };
     let result: RestorePointInTimeResult;
     try {
-      result = await followProgress<RestorePointInTimeResult>(handle, process.stderr, async (state) => {
-        if ((state as PitrState).stage !== 'planning') await showPlan();
+      result = await followProgress(handle, progressQuery, process.stderr, async (state) => {
+        if (state.stage !== 'planning') await showPlan();
       });
     } catch (error) {
       throw pitrFailure(error);

@@ -11,21 +11,19 @@ import type { Config } from '../../lib/config/load';
 import { InputInvalid, OperationRefused } from '../../lib/errors';
 import { DATABASE_NAME } from '../../lib/restore/load';
 import { locateBackup } from '../../lib/restore/locate';
-import { FsStore } from '../../lib/storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
+import { buildStores } from '../../lib/deps';
 import { describeCopyState, readVerification } from '../../lib/verify/record';
-import type { RestoreDatabaseResult } from '../../workflows/restore-database';
-import type { VerifyBackupsResult } from '../../workflows/verify-backups';
+import { approveReplaceUpdate, progressQuery, restoreDatabase, type RestoreDatabaseResult } from '../../workflows/restore-database';
+import { verifyBackups } from '../../workflows/verify-backups';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
 import { formatAge, formatBytes, table } from '../format';
 import { followProgress } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
-const remoteStore = (config: Config): S3Store | undefined => (config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined);
-
 export async function listRestorable(config: Config): Promise<string> {
-  const entries = await readCatalog(new FsStore(config.backupRoot), remoteStore(config));
+  const { local, remote } = buildStores(config);
+  const entries = await readCatalog(local, remote);
   if (entries.length === 0) return `no backups in ${config.backupRoot}\n`;
   const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'COPIES', 'KEY FINGERPRINT', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
   const when = (at: string): string => at.slice(0, 16).replace('T', ' ');
@@ -50,7 +48,7 @@ export async function listRestorable(config: Config): Promise<string> {
 }
 
 export async function startRestore(client: Client, config: Config, args: { backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string }) {
-  return client.workflow.start('restoreDatabase', {
+  return client.workflow.start(restoreDatabase, {
     taskQueue: args.taskQueue ?? config.temporal.taskQueue,
     workflowId: `restore-${args.verifyOnly ? 'verify' : 'db'}-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
     args: [{ backup: args.backup, ...(args.targetDatabase ? { targetDatabase: args.targetDatabase } : {}), ...(args.verifyOnly ? { verifyOnly: true } : {}), ...(args.replaceProduction ? { replaceProduction: true } : {}) }],
@@ -76,7 +74,8 @@ async function checkRestoreInput(config: Config, backup: string, opts: Record<st
     if (confirm !== config.db.name) throw new OperationRefused(`--confirm "${confirm}" does not name the production database "${config.db.name}"`, `use --confirm ${config.db.name}`);
     if (opts.verifyOnly) throw new InputInvalid('--verify-only', 'cannot be combined with --confirm');
   }
-  const found = await locateBackup(backup, new FsStore(config.backupRoot), remoteStore(config));
+  const { local, remote } = buildStores(config);
+  const found = await locateBackup(backup, local, remote);
   if (found.metadata.kind !== 'logical') {
     throw new InputInvalid('backup', `${found.key} is a ${found.metadata.kind} backup`, found.metadata.kind === 'base' ? 'restore base backups with --pitr TIME' : 'name a database dump');
   }
@@ -118,10 +117,10 @@ export const restoreCommands: CommandSpec[] = [
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
         if (opts.wait === false) return;
         let approvalSent = false;
-        const result = await followProgress<RestoreDatabaseResult>(handle, process.stderr, async (state) => {
+        const result = await followProgress(handle, progressQuery, process.stderr, async (state) => {
           if (checked.replace && state.stage === 'awaiting-approval' && !approvalSent) {
             approvalSent = true;
-            await handle.executeUpdate('approveReplace', { args: [{ confirm: String(opts.confirm) }] });
+            await handle.executeUpdate(approveReplaceUpdate, { args: [{ confirm: String(opts.confirm) }] });
           }
         });
         process.stdout.write(`${opts.verifyOnly ? (result.check.ok ? 'verified' : 'VERIFICATION FAILED') : 'restored'}: ${describeRestore(result)}\n`);
@@ -146,15 +145,18 @@ export const restoreCommands: CommandSpec[] = [
       if (scopes !== 1) throw new InputInvalid('scope', 'give exactly one of --latest, --all, --backup-file PATH', 'e.g. lifeboat verify --latest');
       const { config } = loadCliContext();
       let backup: string | undefined;
-      if (opts.backupFile) backup = (await locateBackup(String(opts.backupFile), new FsStore(config.backupRoot), remoteStore(config))).key;
+      if (opts.backupFile) {
+        const { local, remote } = buildStores(config);
+        backup = (await locateBackup(String(opts.backupFile), local, remote)).key;
+      }
       const client = await connectClient(config);
       try {
-        const result = (await client.workflow.execute('verifyBackups', {
+        const result = await client.workflow.execute(verifyBackups, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `verify-backups-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [{ scope: opts.all ? 'all' : opts.latest ? 'latest' : 'one', ...(backup ? { backup } : {}), ...(opts.restore ? { restore: true } : {}) }],
           typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'verify', LifeboatDatabase: config.db.name }),
-        })) as VerifyBackupsResult;
+        });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         } else {

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { walArchiveDir } from '../../lib/catalog/paths';
 import { StackFailed } from '../../lib/errors';
 import { findLifeboatBin } from '../../lib/lifeboat-bin';
 import { postgresOsUser } from '../../lib/postgres/os-user';
@@ -56,7 +57,7 @@ export function stackPaths(dir: string): StackPaths {
     envFile: join(dir, 'lifeboat.env'),
     logs: join(dir, 'logs'),
     backupRoot: join(dir, 'backups', 'postgres'),
-    walArchive: join(dir, 'backups', 'postgres', 'wal-archive'),
+    walArchive: walArchiveDir(join(dir, 'backups', 'postgres')),
     minioBackupRoot: join(dir, 'backups', 'minio'),
   };
 }

@@ -3,7 +3,7 @@
  * an artifact whose `.metadata.json` parses; artifacts without one (interrupted runs) are never
  * listed. The same scan runs over the local BACKUP_ROOT and over S3.
  */
-import type { ArtifactMetadata } from './metadata';
+import type { ArtifactMetadata, BaseMetadata } from './metadata';
 import { parseMetadata } from './metadata';
 import { METADATA_SUFFIX } from './names';
 import { getBuffer, type ObjectInfo, type Store } from '../storage/store';
@@ -54,4 +54,23 @@ export function mergeCopies(local: CatalogCopy[], remote: CatalogCopy[]): Catalo
 export async function readCatalog(local: Store, remote: Store | undefined): Promise<CatalogEntry[]> {
   const [localCopies, remoteCopies] = await Promise.all([scanStore(local), remote ? scanStore(remote) : Promise.resolve([])]);
   return mergeCopies(localCopies, remoteCopies);
+}
+
+/**
+ * Base backups with their artifact present in `local` and/or `remote` (metadata without its artifact
+ * is not a copy), and which copies each has (local first).
+ */
+export async function readBaseBackups(local: Store, remote: Store | undefined): Promise<{ bases: BaseMetadata[]; copies: Map<string, ('local' | 'remote')[]> }> {
+  const [localCopies, remoteCopies] = await Promise.all([scanStore(local, ['base/']), remote ? scanStore(remote, ['base/']) : Promise.resolve([])]);
+  const bases = new Map<string, BaseMetadata>();
+  const copies = new Map<string, ('local' | 'remote')[]>();
+  for (const [where, list] of [['local', localCopies], ['remote', remoteCopies]] as const) {
+    for (const copy of list) {
+      if (copy.metadata.kind !== 'base') continue;
+      if (copy.size === undefined) continue; // metadata without its artifact: not a copy
+      if (!bases.has(copy.metadata.key)) bases.set(copy.metadata.key, copy.metadata);
+      copies.set(copy.metadata.key, [...(copies.get(copy.metadata.key) ?? []), where]);
+    }
+  }
+  return { bases: [...bases.values()], copies };
 }

@@ -12,7 +12,7 @@ import type { Severity } from '../notify/alert';
 import { parseAlertRoutes, type Channel } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
 import { SCHEDULE_NAMES } from '../schedules/names';
-import { CROSS_FIELD_RULES, SETTINGS, valueSchema, type SettingName } from './schema';
+import { CROSS_FIELD_RULES, DEFAULT_COMPRESSION_LEVEL, SETTINGS, valueSchema, type SettingName } from './schema';
 
 export const DEFAULT_ENV_FILE = '/etc/default/corporate-intel-backup';
 
@@ -187,18 +187,21 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
   const str = (k: SettingName): string | undefined => v[k] as string | undefined;
   const req = (k: SettingName): string => v[k] as string;
   const num = (k: SettingName): number | undefined => v[k] as number | undefined;
+  // A setting with a default in SETTINGS always has a value here (parseConfig applied the default).
+  const int = (k: SettingName): number => v[k] as number;
   const algorithm = req('COMPRESSION') as 'zstd' | 'gzip';
   const host = str('LIFEBOAT_HOST') ?? hostname().split('.')[0] ?? 'localhost';
   const taskQueue = req('LIFEBOAT_TASK_QUEUE');
   const backupEndpoint = str('MINIO_BACKUP_ENDPOINT');
+  const rateLimit = num('UPLOAD_RATE_LIMIT_MBPS');
   const secretValues = SETTINGS.filter((spec) => (spec as { secret?: boolean }).secret)
     .map((spec) => v[spec.env])
     .filter((x): x is string => typeof x === 'string' && x.length >= 4);
   return {
-    db: { host: req('DB_HOST'), port: num('DB_PORT') ?? 5432, name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
+    db: { host: req('DB_HOST'), port: int('DB_PORT'), name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
     backupRoot: req('BACKUP_ROOT'),
-    restore: { timeZone: req('RESTORE_TIME_ZONE'), dataRoot: req('RESTORE_DATA_ROOT'), port: num('RESTORE_PORT') ?? 55432 },
-    compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? (algorithm === 'zstd' ? 1 : 6) },
+    restore: { timeZone: req('RESTORE_TIME_ZONE'), dataRoot: req('RESTORE_DATA_ROOT'), port: int('RESTORE_PORT') },
+    compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? DEFAULT_COMPRESSION_LEVEL[algorithm] },
     dumpFormat: req('DUMP_FORMAT') as 'plain' | 'custom',
     encryption: {
       enabled: v.ENCRYPT_BACKUPS as boolean,
@@ -214,9 +217,9 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       endpoint: req('S3_ENDPOINT'),
       region: req('S3_REGION'),
       storageClass: req('S3_STORAGE_CLASS'),
-      partSizeBytes: (num('S3_PART_SIZE_MB') ?? 16) * 1024 * 1024,
-      uploadConcurrency: num('S3_UPLOAD_CONCURRENCY') ?? 3,
-      rateLimitBytesPerSecond: num('UPLOAD_RATE_LIMIT_MBPS') !== undefined ? num('UPLOAD_RATE_LIMIT_MBPS')! * 1024 * 1024 : undefined,
+      partSizeBytes: int('S3_PART_SIZE_MB') * 1024 * 1024,
+      uploadConcurrency: int('S3_UPLOAD_CONCURRENCY'),
+      rateLimitBytesPerSecond: rateLimit !== undefined ? rateLimit * 1024 * 1024 : undefined,
       accessKeyId: str('AWS_ACCESS_KEY_ID'),
       secretAccessKey: str('AWS_SECRET_ACCESS_KEY'),
     },
@@ -231,23 +234,23 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
     },
     schedules: { timeZone: req('SCHEDULE_TIME_ZONE'), overrides: parseScheduleOverrides(str('SCHEDULE_OVERRIDES'), SCHEDULE_NAMES) },
     retention: {
-      daily: num('RETENTION_DAILY')!,
-      weekly: num('RETENTION_WEEKLY')!,
-      monthly: num('RETENTION_MONTHLY')!,
-      walLocalDays: num('RETENTION_WAL_LOCAL_DAYS')!,
-      walRemoteDays: num('RETENTION_WAL_REMOTE_DAYS')!,
-      snapshotDays: num('RETENTION_SNAPSHOT_DAYS')!,
+      daily: int('RETENTION_DAILY'),
+      weekly: int('RETENTION_WEEKLY'),
+      monthly: int('RETENTION_MONTHLY'),
+      walLocalDays: int('RETENTION_WAL_LOCAL_DAYS'),
+      walRemoteDays: int('RETENTION_WAL_REMOTE_DAYS'),
+      snapshotDays: int('RETENTION_SNAPSHOT_DAYS'),
       archiveStorageClass: str('ARCHIVE_STORAGE_CLASS'),
-      archiveAfterDays: num('ARCHIVE_AFTER_DAYS')!,
+      archiveAfterDays: int('ARCHIVE_AFTER_DAYS'),
     },
     monitor: {
-      maxBackupAgeHours: num('MONITOR_MAX_BACKUP_AGE_HOURS')!,
-      sizeMinPercent: num('MONITOR_SIZE_MIN_PERCENT')!,
-      sizeMaxPercent: num('MONITOR_SIZE_MAX_PERCENT')!,
-      diskWarnPercent: num('MONITOR_DISK_WARN_PERCENT')!,
-      diskCriticalPercent: num('MONITOR_DISK_CRITICAL_PERCENT')!,
-      successRatePercent: num('MONITOR_SUCCESS_RATE_PERCENT')!,
-      walMaxAgeMinutes: num('MONITOR_WAL_MAX_AGE_MINUTES')!,
+      maxBackupAgeHours: int('MONITOR_MAX_BACKUP_AGE_HOURS'),
+      sizeMinPercent: int('MONITOR_SIZE_MIN_PERCENT'),
+      sizeMaxPercent: int('MONITOR_SIZE_MAX_PERCENT'),
+      diskWarnPercent: int('MONITOR_DISK_WARN_PERCENT'),
+      diskCriticalPercent: int('MONITOR_DISK_CRITICAL_PERCENT'),
+      successRatePercent: int('MONITOR_SUCCESS_RATE_PERCENT'),
+      walMaxAgeMinutes: int('MONITOR_WAL_MAX_AGE_MINUTES'),
       metricsPort: num('BACKUP_METRICS_PORT'),
     },
     minio: {
@@ -258,9 +261,9 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       buckets: v.BUCKETS_TO_BACKUP as string[],
       backupRoot: req('MINIO_BACKUP_ROOT'),
       snapshotCompression: req('SNAPSHOT_COMPRESSION') as 'gzip' | 'zstd',
-      mirrorConcurrency: num('MIRROR_CONCURRENCY') ?? 4,
+      mirrorConcurrency: int('MIRROR_CONCURRENCY'),
       mirrorDelete: v.MIRROR_DELETE as boolean,
-      replicationIntervalSeconds: num('REPLICATION_INTERVAL_SECONDS') ?? 60,
+      replicationIntervalSeconds: int('REPLICATION_INTERVAL_SECONDS'),
     },
     temporal: {
       address: req('TEMPORAL_ADDRESS'),
@@ -275,11 +278,4 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
     metricsPort: num('METRICS_PORT'),
     secretValues,
   };
-}
-
-/** Replace every configured secret value in a text with `***`. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  return out;
 }

@@ -88,7 +88,7 @@ export const SETTINGS = [
   s({ env: 'SLACK_WEBHOOK', kind: { type: 'url', protocols: ['http', 'https'] }, secret: true, group: 'Alerting', description: 'Slack incoming-webhook URL (the URL is a credential).', hint: 'set SLACK_WEBHOOK to https://hooks.slack.com/services/...' }),
   s({ env: 'EMAIL_ALERTS', kind: { type: 'email-list' }, group: 'Alerting', description: 'Comma-separated addresses that receive alert e-mails.', hint: 'set EMAIL_ALERTS to one or more addresses separated by commas' }),
   s({ env: 'SMTP_URL', kind: { type: 'url', protocols: ['smtp', 'smtps'] }, secret: true, group: 'Alerting', description: 'SMTP server for alert e-mails, e.g. smtp://user:pass@mail:587.', hint: 'set SMTP_URL to smtp://host:port or smtps://user:pass@host:465' }),
-  s({ env: 'ALERT_ROUTES', kind: { type: 'string' }, default: 'critical=slack,email,pagerduty;warning=slack,email;info=slack', group: 'Alerting', description: 'Channels per severity, `severity=channel,channel;...`; channels: slack, email, pagerduty (PagerDuty gets critical alerts only). Unconfigured channels are skipped.', hint: 'write e.g. critical=slack,email,pagerduty;warning=slack,email;info=slack' }),
+  s({ env: 'ALERT_ROUTES', kind: { type: 'string' }, default: DEFAULT_ALERT_ROUTES, group: 'Alerting', description: 'Channels per severity, `severity=channel,channel;...`; channels: slack, email, pagerduty (PagerDuty gets critical alerts only). Unconfigured channels are skipped.', hint: 'write e.g. critical=slack,email,pagerduty;warning=slack,email;info=slack' }),
   s({ env: 'ALERT_EMAIL_FROM', kind: { type: 'string' }, default: 'lifeboat@localhost', group: 'Alerting', description: 'Sender address of alert e-mails.', hint: 'set ALERT_EMAIL_FROM to an address your SMTP server accepts' }),
   s({ env: 'PAGERDUTY_EVENTS_URL', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'https://events.pagerduty.com/v2/enqueue', group: 'Alerting', description: 'PagerDuty Events API v2 endpoint.', hint: 'leave PAGERDUTY_EVENTS_URL at its default unless you proxy PagerDuty' }),
   s({ env: 'PAGERDUTY_ROUTING_KEY', kind: { type: 'string' }, secret: true, group: 'Alerting', description: 'PagerDuty Events API v2 routing key; critical alerts page on-call.', hint: 'set PAGERDUTY_ROUTING_KEY to the integration key of your service' }),
@@ -140,6 +140,19 @@ export const SETTINGS = [
 
 export type SettingName = (typeof SETTINGS)[number]['env'];
 
+/** The default of each setting that has one, as the raw string (from SETTINGS, nowhere else). */
+const DEFAULTS: ReadonlyMap<string, string> = new Map(
+  (SETTINGS as readonly SettingSpec[]).flatMap((spec) => (spec.default !== undefined ? [[spec.env, spec.default] as const] : [])),
+);
+
+/** The raw value of `name` in `raw`, or its SETTINGS default when it is not given at all. */
+export function rawOrDefault(raw: Record<string, string | undefined>, name: SettingName): string | undefined {
+  return raw[name] ?? DEFAULTS.get(name);
+}
+
+/** COMPRESSION_LEVEL's default depends on COMPRESSION (see its description), so it is not a plain default. */
+export const DEFAULT_COMPRESSION_LEVEL = { zstd: 1, gzip: 6 } as const;
+
 /** A rule that spans settings; returns the problem's variable and message, or nothing. */
 export interface CrossFieldRule {
   /** The rule in one sentence, for the docs. */
@@ -153,7 +166,7 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   {
     doc: '`ENCRYPT_BACKUPS=true` requires `GPG_RECIPIENT`.',
     check: (raw) =>
-      isTrue(raw.ENCRYPT_BACKUPS ?? 'true') && !raw.GPG_RECIPIENT
+      isTrue(rawOrDefault(raw, 'ENCRYPT_BACKUPS')) && !raw.GPG_RECIPIENT
         ? { env: 'GPG_RECIPIENT', message: 'is required when ENCRYPT_BACKUPS=true', hint: 'set GPG_RECIPIENT to the backup key\'s e-mail or fingerprint, or set ENCRYPT_BACKUPS=false' }
         : undefined,
   },
@@ -179,7 +192,7 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     doc: '`ALERT_ROUTES` names only the channels slack, email and pagerduty.',
     check: (raw) => {
       try {
-        parseAlertRoutes(raw.ALERT_ROUTES ?? DEFAULT_ALERT_ROUTES);
+        parseAlertRoutes(rawOrDefault(raw, 'ALERT_ROUTES')!);
         return undefined;
       } catch (error) {
         return { env: 'ALERT_ROUTES', message: (error as Error).message, hint: 'write e.g. critical=slack,email,pagerduty;warning=slack,email;info=slack' };
@@ -189,14 +202,14 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   {
     doc: '`MONITOR_DISK_WARN_PERCENT` is below `MONITOR_DISK_CRITICAL_PERCENT`.',
     check: (raw) =>
-      Number(raw.MONITOR_DISK_WARN_PERCENT ?? 80) >= Number(raw.MONITOR_DISK_CRITICAL_PERCENT ?? 90)
+      Number(rawOrDefault(raw, 'MONITOR_DISK_WARN_PERCENT')) >= Number(rawOrDefault(raw, 'MONITOR_DISK_CRITICAL_PERCENT'))
         ? { env: 'MONITOR_DISK_WARN_PERCENT', message: 'must be below MONITOR_DISK_CRITICAL_PERCENT', hint: 'e.g. warn at 80, critical at 90' }
         : undefined,
   },
   {
     doc: '`COMPRESSION=gzip` accepts `COMPRESSION_LEVEL` 1-9 only.',
     check: (raw) =>
-      (raw.COMPRESSION ?? 'zstd') === 'gzip' && raw.COMPRESSION_LEVEL !== undefined && Number(raw.COMPRESSION_LEVEL) > 9
+      rawOrDefault(raw, 'COMPRESSION') === 'gzip' && raw.COMPRESSION_LEVEL !== undefined && Number(raw.COMPRESSION_LEVEL) > 9
         ? { env: 'COMPRESSION_LEVEL', message: `must be 1-9 for gzip, got "${raw.COMPRESSION_LEVEL}"`, hint: 'set COMPRESSION_LEVEL between 1 and 9, or use COMPRESSION=zstd' }
         : undefined,
   },

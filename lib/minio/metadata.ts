@@ -7,6 +7,10 @@
  */
 import { z } from 'zod';
 import { compressionFacts, encryptionFacts, parseJsonWith, runFacts } from '../catalog/metadata';
+import type { EncryptionKey } from '../crypto/openpgp';
+import { LIFEBOAT_VERSION } from '../version';
+import type { SnapshotName } from './names';
+import type { SnapshotResult } from './snapshot';
 
 export const manifestEntry = z.object({
   key: z.string().min(1),
@@ -45,4 +49,47 @@ export type SnapshotMetadata = z.infer<typeof snapshotMetadata>;
 
 export function parseSnapshotMetadata(text: string): SnapshotMetadata | undefined {
   return parseJsonWith(snapshotMetadata, text);
+}
+
+/** What a finished snapshot run knows; `snapshotMetadataOf` turns it into the record. */
+export interface SnapshotRun {
+  key: string;
+  name: SnapshotName;
+  result: SnapshotResult;
+  compression: SnapshotMetadata['compression'];
+  encryptionKey?: EncryptionKey;
+  sourceEndpoint: string;
+  startedAt: Date;
+  finishedAt: Date;
+  workflowId: string;
+  runId: string;
+}
+
+/** The record written beside a snapshot, last. */
+export function snapshotMetadataOf(run: SnapshotRun): SnapshotMetadata {
+  const { name, result, encryptionKey } = run;
+  return {
+    format: 'lifeboat/1',
+    kind: 'minio-snapshot',
+    key: run.key,
+    file: name.file,
+    bucket: name.bucket,
+    stamp: name.stamp,
+    root: name.root,
+    sha256: result.sha256,
+    bytes: result.bytes,
+    rawBytes: result.rawBytes,
+    objects: result.manifest.length,
+    objectBytes: result.objectBytes,
+    compression: run.compression,
+    encryption: encryptionKey ? { enabled: true, recipient: encryptionKey.recipient, fingerprint: encryptionKey.fingerprint, encryptionSubkey: encryptionKey.encryptionSubkey } : { enabled: false },
+    source: { endpoint: run.sourceEndpoint },
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: run.finishedAt.toISOString(),
+    durationSeconds: (run.finishedAt.getTime() - run.startedAt.getTime()) / 1000,
+    lifeboatVersion: LIFEBOAT_VERSION,
+    workflowId: run.workflowId,
+    runId: run.runId,
+    manifest: result.manifest,
+  };
 }

@@ -7,8 +7,9 @@
  * The extension names the real encoding: `.tar.gz` (gzip, default) or `.tar.zst`, plus `.gpg`.
  */
 
-export const SNAPSHOT_DIR = 'snapshots';
-export const REMOTE_SNAPSHOT_PREFIX = 'minio-snapshots/';
+import { REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR, SNAPSHOT_FILE_PATTERN } from '../catalog/layout';
+
+export { REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../catalog/layout';
 export const SNAPSHOT_METADATA_SUFFIX = '.metadata.json';
 
 /** User metadata Lifeboat adds to the copies it writes on the backup MinIO (x-amz-meta-lifeboat-*). */
@@ -58,11 +59,9 @@ export function snapshotName(bucket: string, stamp: string, encoding: SnapshotEn
   return { bucket, stamp, encoding, root, file: `${root}${snapshotSuffix(encoding)}` };
 }
 
-const SNAPSHOT_FILE = /^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])_(\d{8}-\d{6})\.tar\.(gz|zst)(\.gpg)?$/;
-
 /** Parse a snapshot file name (no directory); undefined when it is not one. */
 export function parseSnapshotFile(file: string): SnapshotName | undefined {
-  const m = SNAPSHOT_FILE.exec(file);
+  const m = SNAPSHOT_FILE_PATTERN.exec(file);
   if (!m) return undefined;
   const [, bucket, stamp, compression, gpg] = m as unknown as [string, string, string, 'gz' | 'zst', string | undefined];
   if (bucketNameProblem(bucket)) return undefined;

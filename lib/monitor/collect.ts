@@ -7,25 +7,20 @@
 import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCatalog } from '../catalog/catalog';
-import { formatStamp, WAL_FILE_PATTERN } from '../catalog/names';
-import { scrubSecrets, type Config } from '../config/load';
+import { formatStamp } from '../catalog/names';
+import { walArchiveDir } from '../catalog/paths';
+import { readStoredVerification } from '../catalog/verification';
+import { localWalFiles } from '../catalog/wal';
+import type { Config } from '../config/load';
+import { scrubSecrets } from '../secrets';
 import { writeFileAtomic } from '../pipeline/atomic-file';
 import { withPg } from '../postgres/connection';
-import { FsStore } from '../storage/fs-store';
-import { S3Store, s3SettingsFromConfig } from '../storage/s3-store';
-import { VERIFICATION_SUFFIX, type VerificationResult } from '../verify/artifact';
+import type { Stores } from '../deps';
+import type { S3Store } from '../storage/s3-store';
 import { remoteWalFiles } from '../wal/remote';
 import type { MonitorFacts, SeedMetrics } from './evaluate';
 
 export const METRICS_KEEP_DAYS = 7;
-
-async function readVerification(store: FsStore, key: string): Promise<VerificationResult | undefined> {
-  try {
-    return JSON.parse(await readFile(store.pathOf(`${key}${VERIFICATION_SUFFIX}`), 'utf8')) as VerificationResult;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The previous run's facts (`metrics/lifeboat-status.json`), for what changed since. */
 async function previousFacts(config: Config): Promise<Partial<MonitorFacts> | undefined> {
@@ -41,8 +36,8 @@ async function previousFacts(config: Config): Promise<Partial<MonitorFacts> | un
  * (`database.reachable: false`, with the classified reason), never thrown, so monitoring can raise it.
  */
 async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, previous: Partial<MonitorFacts> | undefined): Promise<Pick<MonitorFacts, 'wal' | 'database'>> {
-  const dir = join(config.backupRoot, 'wal-archive');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => WAL_FILE_PATTERN.test(n) && !n.endsWith('.history')).sort();
+  const dir = walArchiveDir(config.backupRoot);
+  const names = (await localWalFiles(dir)).filter((n) => !n.endsWith('.history'));
   const newest = names[names.length - 1];
   const newestInfo = newest ? await stat(join(dir, newest)).catch(() => undefined) : undefined;
   const facts: NonNullable<MonitorFacts['wal']> = {
@@ -82,10 +77,9 @@ export type WorkflowCounter = (query: string) => Promise<number>;
 
 export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets'];
 
-export async function collectMonitorFacts(config: Config, count: WorkflowCounter): Promise<MonitorFacts> {
+export async function collectMonitorFacts(config: Config, stores: Pick<Stores, 'local' | 'remote'>, count: WorkflowCounter): Promise<MonitorFacts> {
   const previous = await previousFacts(config);
-  const local = new FsStore(config.backupRoot);
-  const remote = config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
+  const { local, remote } = stores;
   const entries = await readCatalog(local, remote);
   const backups: MonitorFacts['backups'] = [];
   const latestFailed: string[] = [];
@@ -93,7 +87,7 @@ export async function collectMonitorFacts(config: Config, count: WorkflowCounter
   const seenTiers = new Set<string>();
   for (const e of entries) {
     if (e.metadata.kind !== 'logical' || !e.local) continue;
-    const v = await readVerification(local, e.key);
+    const v = await readStoredVerification(local, e.key);
     if (v && (!newestVerification || v.verifiedAt > newestVerification)) newestVerification = v.verifiedAt;
     backups.push({ key: e.key, tier: e.metadata.tier, finishedAt: e.metadata.finishedAt, bytes: e.metadata.bytes, good: v ? v.ok : undefined, remote: remote ? Boolean(e.remote) : undefined });
     // "Latest": the newest backup of each tier (entries are newest first).

@@ -5,7 +5,8 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scrubSecrets, type Config } from '../config/load';
+import type { Config } from '../config/load';
+import { scrubSecrets } from '../secrets';
 import type { Logger } from '../logger';
 
 export type Severity = 'info' | 'warning' | 'critical';

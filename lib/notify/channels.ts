@@ -7,7 +7,8 @@
  */
 import { hostname } from 'node:os';
 import nodemailer from 'nodemailer';
-import { scrubSecrets, type Config } from '../config/load';
+import type { Config } from '../config/load';
+import { scrubSecrets } from '../secrets';
 import { InputInvalid, ServiceUnavailable } from '../errors';
 import type { Alert } from './alert';
 import type { Channel } from './routes';

@@ -4,12 +4,14 @@
  * metadata first, so an interrupted prune leaves at worst an artifact without metadata (which is not
  * a backup and is swept later), never a backup whose file is gone.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKUP_PREFIXES, scanStore } from '../catalog/catalog';
-import { METADATA_SUFFIX, parseStamp, WAL_FILE_PATTERN } from '../catalog/names';
-import { VERIFICATION_SUFFIX } from '../verify/artifact';
-import { getBuffer, type Store } from '../storage/store';
+import { SNAPSHOT_FILE_PATTERN, WAL_ARCHIVE_PREFIX } from '../catalog/layout';
+import { METADATA_SUFFIX, parseStamp } from '../catalog/names';
+import { readStoredVerification, VERIFICATION_SUFFIX, verificationKey } from '../catalog/verification';
+import { localWalFiles, walNameOfObjectKey } from '../catalog/wal';
+import type { Store } from '../storage/store';
 import type { InventoryItem } from './plan';
 
 export interface LocatedItem extends InventoryItem {
@@ -19,19 +21,12 @@ export interface LocatedItem extends InventoryItem {
   keys: string[];
 }
 
-const SNAPSHOT_NAME = /^(.+)_(\d{8}-\d{6})\.tar\.(gz|zst)(\.gpg)?$/;
-
 function stampOf(key: string): string | undefined {
   return /_(\d{8}-\d{6})\./.exec(key)?.[1] ?? /^base\/(\d{8}-\d{6})\//.exec(key)?.[1];
 }
 
 async function verificationOk(store: Store, key: string): Promise<boolean | undefined> {
-  if (!(await store.stat(`${key}${VERIFICATION_SUFFIX}`))) return undefined;
-  try {
-    return (JSON.parse((await getBuffer(store, `${key}${VERIFICATION_SUFFIX}`)).toString('utf8')) as { ok?: boolean }).ok;
-  } catch {
-    return undefined;
-  }
+  return (await readStoredVerification(store, key))?.ok;
 }
 
 /** Backups (with metadata), orphans and WAL in a backup store (BACKUP_ROOT or the S3 bucket). */
@@ -41,7 +36,7 @@ export async function backupInventory(store: Store, options: { localWalDir?: str
   for (const copy of await scanStore(store)) {
     const m = copy.metadata;
     withMetadata.add(m.key);
-    const keys = [`${m.key}${METADATA_SUFFIX}`, m.key, `${m.key}${VERIFICATION_SUFFIX}`];
+    const keys = [`${m.key}${METADATA_SUFFIX}`, m.key, verificationKey(m.key)];
     const good = await verificationOk(store, m.key);
     if (m.kind === 'logical' || m.kind === 'globals') items.push({ store: 'backups', keys, key: m.key, kind: m.kind, tier: m.tier, stamp: stampOf(m.key), finishedAt: m.finishedAt, good });
     else if (m.kind === 'base') items.push({ store: 'backups', keys, key: m.key, kind: 'base', startWal: m.startWal, finishedAt: m.finishedAt, good });
@@ -55,17 +50,17 @@ export async function backupInventory(store: Store, options: { localWalDir?: str
   }
   // WAL: the local archive directory, or the remote `wal-archive/` objects (metadata decides).
   if (options.localWalDir) {
-    for (const name of (await readdir(options.localWalDir).catch(() => [] as string[])).filter((n) => WAL_FILE_PATTERN.test(n))) {
+    for (const name of await localWalFiles(options.localWalDir)) {
       const info = await stat(join(options.localWalDir, name)).catch(() => undefined);
-      if (info) items.push({ store: 'backups', keys: [`wal-archive/${name}`], key: `wal-archive/${name}`, kind: 'wal', segment: name, finishedAt: info.mtime.toISOString() });
+      if (info) items.push({ store: 'backups', keys: [`${WAL_ARCHIVE_PREFIX}${name}`], key: `${WAL_ARCHIVE_PREFIX}${name}`, kind: 'wal', segment: name, finishedAt: info.mtime.toISOString() });
     }
   } else {
     const objects = new Map<string, Date>();
-    for await (const info of store.list('wal-archive/')) objects.set(info.key, info.modified);
+    for await (const info of store.list(WAL_ARCHIVE_PREFIX)) objects.set(info.key, info.modified);
     for (const [key, modified] of objects) {
       if (!key.endsWith(METADATA_SUFFIX)) continue;
       const objectKey = key.slice(0, -METADATA_SUFFIX.length);
-      const segment = /^wal-archive\/([^/.]+(?:\.partial|\.[0-9A-F]{8}\.backup|\.history)?)\./.exec(objectKey)?.[1];
+      const segment = walNameOfObjectKey(objectKey);
       if (segment) items.push({ store: 'backups', keys: [key, objectKey], key: objectKey, kind: 'wal', segment, finishedAt: modified.toISOString() });
     }
   }
@@ -78,7 +73,7 @@ export async function snapshotInventory(store: Store, prefix: string): Promise<L
   for await (const info of store.list(prefix)) {
     if (!info.key.endsWith(METADATA_SUFFIX)) continue;
     const key = info.key.slice(0, -METADATA_SUFFIX.length);
-    const match = SNAPSHOT_NAME.exec(key.slice(prefix.length));
+    const match = SNAPSHOT_FILE_PATTERN.exec(key.slice(prefix.length));
     const finished = match ? parseStamp(match[2]!) : undefined;
     if (!match || !finished) continue;
     items.push({ store: 'snapshots', keys: [info.key, key], key, kind: 'snapshot', group: match[1], finishedAt: finished.toISOString() });

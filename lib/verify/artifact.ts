@@ -9,6 +9,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { PrivateKey } from 'openpgp';
+import type { WAL_ARCHIVE } from '../catalog/layout';
 import type { ArtifactMetadata } from '../catalog/metadata';
 import { describeMismatch, sha256OfFile, sha256OfStream } from '../restore/fetch';
 import type { Store } from '../storage/store';
@@ -19,7 +20,7 @@ export interface CheckResult {
    * `content`: what the decoded artifact holds (globals header, base backup listing, snapshot
    * manifest); `wal-archive` / `wal-segment`: the local WAL archive and one bad segment in it.
    */
-  name: 'local-checksum' | 'remote-checksum' | 'decrypt-decompress' | 'content' | 'test-restore' | 'wal-archive' | 'wal-segment';
+  name: 'local-checksum' | 'remote-checksum' | 'decrypt-decompress' | 'content' | 'test-restore' | typeof WAL_ARCHIVE | 'wal-segment';
   ok: boolean;
   detail: string;
 }

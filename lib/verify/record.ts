@@ -66,13 +66,22 @@ export function verificationRecordPath(roots: { backupRoot: string; minioBackupR
   return join(root, `${key}${VERIFICATION_SUFFIX}`);
 }
 
+/** A record's text, copy states filled in; undefined when it does not parse as a record. */
+export function parseVerificationRecord(text: string): VerificationResult | undefined {
+  try {
+    const record = JSON.parse(text) as VerificationResult;
+    if (typeof record !== 'object' || record === null || typeof record.ok !== 'boolean') return undefined;
+    return { ...record, checks: record.checks ?? [], copies: copiesOf({ ...record, checks: record.checks ?? [] }) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The record at `path`, copy states filled in; undefined when there is none or it does not parse. */
 export function readVerificationFile(path: string): VerificationResult | undefined {
   if (!existsSync(path)) return undefined;
   try {
-    const record = JSON.parse(readFileSync(path, 'utf8')) as VerificationResult;
-    if (typeof record !== 'object' || record === null || typeof record.ok !== 'boolean') return undefined;
-    return { ...record, checks: record.checks ?? [], copies: copiesOf({ ...record, checks: record.checks ?? [] }) };
+    return parseVerificationRecord(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }

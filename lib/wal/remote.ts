@@ -5,13 +5,14 @@
  * describes the object beside it, even when two attempts ship the same segment at once.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PrivateKey } from 'openpgp';
 import { LIFEBOAT_VERSION } from '../version';
 import type { EncryptionKey } from '../crypto/openpgp';
 import { parseMetadata, type WalMetadata } from '../catalog/metadata';
-import { encodingSuffix, metadataKey, WAL_FILE_PATTERN, walRemoteKey, type Encoding } from '../catalog/names';
+import { encodingSuffix, metadataKey, walRemoteKey, type Encoding } from '../catalog/names';
+import { listRemoteWal, localWalFiles, remoteWalMetadataKey } from '../catalog/wal';
 import { ChecksumMismatch, ConflictingArtifact, KeyUnavailable } from '../errors';
 import { decodeBuffer, encodeBuffer } from '../pipeline/codec';
 import { getBuffer, type Store } from '../storage/store';
@@ -30,18 +31,10 @@ export interface WalBacklog {
   newestLocalAgeSeconds?: number;
 }
 
-export async function localWalFiles(archiveDir: string): Promise<string[]> {
-  const names = await readdir(archiveDir).catch(() => [] as string[]);
-  return names.filter((n) => WAL_FILE_PATTERN.test(n)).sort();
-}
-
 /** Names of WAL files whose metadata object exists remotely. */
 export async function remoteWalFiles(remote: Store): Promise<Set<string>> {
   const shipped = new Set<string>();
-  for await (const info of remote.list('wal-archive/')) {
-    const m = /^wal-archive\/([^/]+?)(\.zst|\.gz)(\.gpg)?\.metadata\.json$/.exec(info.key);
-    if (m) shipped.add(m[1]!);
-  }
+  for await (const record of listRemoteWal(remote)) shipped.add(record.name);
   return shipped;
 }
 
@@ -171,9 +164,9 @@ export type PrivateKeySource = PrivateKey[] | (() => Promise<PrivateKey[]>) | un
 export async function fetchWalRemote(name: string, remote: Store, privateKeys: PrivateKeySource): Promise<Buffer | undefined> {
   let metadata: WalMetadata | undefined;
   for (const suffix of ['.zst.gpg', '.gz.gpg', '.zst', '.gz']) {
-    const info = await remote.stat(`wal-archive/${name}${suffix}.metadata.json`);
+    const info = await remote.stat(remoteWalMetadataKey(name, suffix));
     if (!info) continue;
-    const parsed = parseMetadata((await getBuffer(remote, `wal-archive/${name}${suffix}.metadata.json`)).toString('utf8'));
+    const parsed = parseMetadata((await getBuffer(remote, remoteWalMetadataKey(name, suffix))).toString('utf8'));
     if (parsed?.kind === 'wal') metadata = parsed;
     break;
   }

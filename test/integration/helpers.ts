@@ -57,9 +57,10 @@ export function uniqueQueues(): RawEnv {
 /**
  * Connect to the test stack's real Temporal server and run Lifeboat's workers on fresh, unique
  * task queues (so tests never pick up each other's tasks). `overrides` are raw settings on top of
- * the test stack's configuration (e.g. a wrong PGPASSWORD).
+ * the test stack's configuration (e.g. a wrong PGPASSWORD); `deps` replaces chosen dependencies
+ * (stores, key ring, providers) of every activity.
  */
-export async function startTestWorker(options: { overrides?: RawEnv } & Partial<Pick<LifeboatWorkerOptions, 'activityOverrides'>> = {}): Promise<TestWorkerHandle> {
+export async function startTestWorker(options: { overrides?: RawEnv } & Partial<Pick<LifeboatWorkerOptions, 'activityOverrides' | 'deps'>> = {}): Promise<TestWorkerHandle> {
   const config = testConfig({ ...uniqueQueues(), ...options.overrides });
   const log = testLogger();
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: config.temporal.address, namespace: config.temporal.namespace });
@@ -69,6 +70,7 @@ export async function startTestWorker(options: { overrides?: RawEnv } & Partial<
     connection: env.nativeConnection,
     workflowBundle: await workflowBundle(),
     activityOverrides: options.activityOverrides,
+    deps: options.deps,
   });
   const running = workers.run();
   return {

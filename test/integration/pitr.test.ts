@@ -5,7 +5,6 @@
  * (before the oldest base backup, malformed, future) are refused before anything is created.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
@@ -21,6 +20,7 @@ import { pgToolPath } from '../../lib/postgres/tools';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
 import { stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { freePort } from '../free-port';
 
 async function withClient<T>(config: Config, database: string, fn: (client: Client) => Promise<T>, port = config.db.port, host = config.db.host): Promise<T> {
   const client = new Client({ host, port, user: config.db.user, password: config.db.password, database });
@@ -30,17 +30,6 @@ async function withClient<T>(config: Config, database: string, fn: (client: Clie
   } finally {
     await client.end();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Switch to a new WAL segment and wait (polling pg_stat_archiver) until the finished one is archived. */

@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, parseEnvFile, scrubSecrets } from '../../lib/config/load';
+import { loadConfig, parseConfig, parseEnvFile } from '../../lib/config/load';
+import { scrubSecrets } from '../../lib/secrets';
+import { temporalConnectionOptions } from '../../lib/config/temporal';
 import { ConfigInvalid } from '../../lib/errors';
 
 const minimal = { DB_HOST: 'localhost', GPG_RECIPIENT: 'backup@corporate-intel.local' };
@@ -96,5 +98,16 @@ describe('env file', () => {
 
   it('names LIFEBOAT_ENV_FILE when the explicit file is missing', () => {
     expect(() => loadConfig({ env: { LIFEBOAT_ENV_FILE: '/nonexistent/file', ...minimal } })).toThrow(/LIFEBOAT_ENV_FILE: file \/nonexistent\/file does not exist/);
+  });
+});
+
+describe('temporal connection options', () => {
+  it('come from the TEMPORAL_* settings only; an API key turns TLS on', () => {
+    const plain = parseConfig({ ...minimal, TEMPORAL_ADDRESS: '127.0.0.1:7243' }).config!;
+    expect(temporalConnectionOptions(plain)).toMatchObject({ address: '127.0.0.1:7243' });
+    expect(temporalConnectionOptions(plain).tls).toBeUndefined();
+    expect(temporalConnectionOptions(plain).apiKey).toBeUndefined();
+    const cloud = parseConfig({ ...minimal, TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233', TEMPORAL_API_KEY: 'key-1234' }).config!;
+    expect(temporalConnectionOptions(cloud)).toMatchObject({ address: 'ns.tmprl.cloud:7233', apiKey: 'key-1234', tls: true });
   });
 });

@@ -1,0 +1,34 @@
+/** The step tracker's rendering of the UI's current details (pure; the tracker itself runs in workflow tests). */
+import { describe, expect, it } from 'vitest';
+import { errorLine, renderDetails, type RunbookStatus } from '../../workflows/step-tracker';
+
+describe('renderDetails', () => {
+  const status: RunbookStatus = {
+    runbook: 'restoreDatabase',
+    state: 'running',
+    current: 'load',
+    steps: [
+      { name: 'locate', state: 'done', startedAt: '2025-10-17T01:00:00.000Z', endedAt: '2025-10-17T01:00:00.400Z', seconds: 0.4, detail: 'daily/x.sql.gz.gpg' },
+      { name: 'load', state: 'running', startedAt: '2025-10-17T01:00:01.000Z', estimateSeconds: 600 },
+      { name: 'approval', state: 'pending', estimateSeconds: 86_400 },
+      { name: 'replace', state: 'skipped', estimateSeconds: 5 },
+      { name: 'compare', state: 'failed', seconds: 7200, detail: 'table public.events has 9 rows, the backup recorded 10' },
+    ],
+  };
+
+  it('puts the summary first, then one line per step with mark, time, estimate and detail', () => {
+    expect(renderDetails(status, '**loading** 40%').split('\n\n')).toEqual([
+      '**loading** 40%',
+      '✓ 1. locate — 0.4 s: daily/x.sql.gz.gpg',
+      '▶ 2. load — since 01:00:01 UTC (estimate 10 min)',
+      '· 3. approval (estimate 24 h)',
+      '– 4. replace',
+      '✗ 5. compare — 2 h: table public.events has 9 rows, the backup recorded 10',
+    ]);
+  });
+
+  it('names an activity failure by its cause', () => {
+    expect(errorLine(Object.assign(new Error('Activity task failed'), { cause: new Error('no space left on device') }))).toBe('no space left on device');
+    expect(errorLine('plain')).toBe('plain');
+  });
+});
