@@ -27,7 +27,7 @@ import { bucketNameProblem, localSnapshotKey, parseSnapshotFile, REMOTE_SNAPSHOT
 import { writeSnapshot } from '../lib/minio/snapshot';
 import { verifyBucketContent, type ManifestHashes, type VerifyReport } from '../lib/minio/verify';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
-import { ensureLocalCopy } from '../lib/restore/fetch';
+import { ensureLocalCopy, type CopySource } from '../lib/restore/fetch';
 import { startHeartbeats, withHeartbeats } from './heartbeat';
 import { uploadWithMetadata, type UploadResultSummary } from './upload';
 
@@ -70,6 +70,11 @@ const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
 /** Levels: gzip's default (what `tar -czf` writes), zstd's default. */
 const SNAPSHOT_LEVEL = { gzip: 6, zstd: 3 } as const;
 
+/** A MinIO to restore into other than the configured ones: an endpoint only (the worker uses the source MinIO's keys). */
+export interface MinioEndpointTarget {
+  endpoint: string;
+}
+
 function checkBucketName(field: string, name: unknown): string {
   const problem = bucketNameProblem(name);
   if (problem) throw new InputInvalid(field, `${problem}: not a valid bucket name`, 'bucket names are 3-63 lower-case letters, digits, "." and "-"');
@@ -85,6 +90,8 @@ export function createMinioActivities({ config, logger, stores, keys }: Pick<Dep
     return stores.minioBackup;
   };
   const server = (name: 'source' | 'backup'): BucketStore => (name === 'source' ? source() : backup());
+  /** The server a restore writes to: `target.minio` (an endpoint, the source MinIO's keys) when given, else `name`. */
+  const restoreServer = (name: 'source' | 'backup', target: MinioEndpointTarget | undefined): BucketStore => (target ? stores.minioAt(target.endpoint) : server(name));
   const readLocalMetadata = (file: string): SnapshotMetadata | undefined => readLocalSnapshotMetadata(snapshotDir, file);
 
   /** The snapshot's metadata: local first, else the off-site copy's. */
@@ -258,9 +265,9 @@ export function createMinioActivities({ config, logger, stores, keys }: Pick<Dep
      * after the archive passed every check, so a refused restore leaves no empty bucket behind).
      * Runs once, before the (retryable) restore step.
      */
-    async prepareRestoreTarget(input: { server: 'source' | 'backup'; bucket: string; overwrite?: boolean; create?: boolean }): Promise<{ created: boolean; hadObjects: boolean }> {
+    async prepareRestoreTarget(input: { server: 'source' | 'backup'; bucket: string; overwrite?: boolean; create?: boolean; target?: MinioEndpointTarget }): Promise<{ created: boolean; hadObjects: boolean }> {
       const bucket = checkBucketName('targetBucket', input.bucket);
-      const store = server(input.server);
+      const store = restoreServer(input.server, input.target);
       const exists = await store.bucketExists(bucket);
       const hadObjects = exists && !(await store.isEmpty(bucket));
       if (hadObjects && !input.overwrite) {
@@ -275,11 +282,11 @@ export function createMinioActivities({ config, logger, stores, keys }: Pick<Dep
      * bucket is created when missing and the objects written (resumable). Every refusal (checksum,
      * hostile entry, manifest mismatch) is decided before the first write, so it leaves no bucket.
      */
-    async restoreSnapshot(input: { snapshot: string; targetBucket: string; server: 'source' | 'backup' }): Promise<{ file: string; targetBucket: string; objects: number; restored: number; bytes: number; copy: 'local' | 'remote'; resumedEntries: number; createdBucket: boolean }> {
+    async restoreSnapshot(input: { snapshot: string; targetBucket: string; server: 'source' | 'backup'; source?: CopySource; target?: MinioEndpointTarget }): Promise<{ file: string; targetBucket: string; objects: number; restored: number; bytes: number; copy: 'local' | 'remote'; resumedEntries: number; createdBucket: boolean }> {
       const ctx = Context.current();
       const file = snapshotFileOf(input.snapshot, snapshotDir);
       const targetBucket = checkBucketName('targetBucket', input.targetBucket);
-      const store = server(input.server);
+      const store = restoreServer(input.server, input.target);
       const { metadata } = await locateSnapshot(file);
       const name = parseSnapshotFile(file)!;
       const { remote } = stores;
@@ -289,6 +296,7 @@ export function createMinioActivities({ config, logger, stores, keys }: Pick<Dep
         // 1. A local copy whose sha256 matches the metadata (ensureLocalCopy reads only key, sha256, bytes).
         const copy = await ensureLocalCopy(root, metadata as unknown as ArtifactMetadata, remote ? remoteSnapshotStore(remote) : undefined, (n, total) =>
           beats.update({ ...checkpoint, stage: 'fetching', bytesDone: n, bytesTotal: total }),
+          input.source ?? 'auto',
         );
         const privateKeys = name.encoding.encrypted ? await keys.privateKeys() : undefined;
         const archive = { file: copy.path, metadata, encoding: name.encoding, privateKeys };

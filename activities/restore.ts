@@ -18,8 +18,8 @@ import type { Deps } from '../lib/deps';
 import { InputInvalid, OperationRefused } from '../lib/errors';
 import { pgClientConfig } from '../lib/postgres/connection';
 import { compareDatabase, compareTables, type ComparisonResult } from '../lib/restore/compare';
-import { ensureLocalCopy } from '../lib/restore/fetch';
-import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, type LoadResult, type RestoreProgress } from '../lib/restore/load';
+import { ensureLocalCopy, type CopySource } from '../lib/restore/fetch';
+import { checkDatabaseName, databaseExists, dropDatabase, loadIntoNewDatabase, targetDb, type LoadResult, type PostgresTarget, type RestoreProgress } from '../lib/restore/load';
 import { locateBackup } from '../lib/restore/locate';
 import { stagedDatabaseProblem } from '../lib/restore/staged-name';
 import type { S3Store } from '../lib/storage/s3-store';
@@ -66,23 +66,25 @@ export function createRestoreActivities({ config, logger, stores, keys: keyRing 
       };
     },
 
-    async fetchBackup(input: { key: string }): Promise<{ path: string; source: 'local' | 'remote'; localProblem?: string }> {
+    /** `source`: only the local copy, only the off-site copy, or local first then off-site (default `auto`). */
+    async fetchBackup(input: { key: string; source?: CopySource }): Promise<{ path: string; source: 'local' | 'remote'; localProblem?: string }> {
       const metadata = await logicalMetadata(input.key);
       const started = Date.now();
       // Progress is in the heartbeat details (the CLI reads them from the pending activity).
       return withHeartbeats<{ bytes: number } & Partial<RestoreProgress>, Awaited<ReturnType<typeof ensureLocalCopy>>>({ bytes: 0 }, (beats) =>
         ensureLocalCopy(config.backupRoot, metadata, remote(), (n, total) => {
           beats.update({ bytes: n, stage: 'checking', bytesDone: n, bytesTotal: total, percent: Math.round((n / total) * 1000) / 10, bytesPerSecond: Math.round(n / Math.max(0.001, (Date.now() - started) / 1000)) });
-        }),
+        }, input.source ?? 'auto'),
       );
     },
 
-    async restoreBackup(input: { key: string; path: string; database: string }): Promise<{ database: string } & LoadResult> {
+    /** `target`: another PostgreSQL server (address only; the worker's DB_USER / PGPASSWORD); default the configured one. */
+    async restoreBackup(input: { key: string; path: string; database: string; target?: PostgresTarget }): Promise<{ database: string } & LoadResult> {
       const metadata = await logicalMetadata(input.key);
       const keys = await privateKeys();
       const result = await withHeartbeats<RestoreProgress | undefined, LoadResult>(undefined, (beats) =>
         loadIntoNewDatabase({
-          db: config.db,
+          db: targetDb(config.db, input.target),
           file: input.path,
           metadata,
           database: input.database,
@@ -92,19 +94,19 @@ export function createRestoreActivities({ config, logger, stores, keys: keyRing 
           onProgress: (p) => beats.update(p),
         }),
       );
-      logger.info({ key: input.key, database: input.database, seconds: result.seconds }, 'backup restored');
+      logger.info({ key: input.key, database: input.database, ...(input.target ? { target: `${input.target.host}:${input.target.port}` } : {}), seconds: result.seconds }, 'backup restored');
       return { database: input.database, ...result };
     },
 
     /** Compare with the metadata: the facts read during the load when given, else read now. */
-    async checkRestoredDatabase(input: { key: string; database: string; tables?: TableFacts[] }): Promise<ComparisonResult> {
+    async checkRestoredDatabase(input: { key: string; database: string; tables?: TableFacts[]; target?: PostgresTarget }): Promise<ComparisonResult> {
       const metadata = await logicalMetadata(input.key);
-      return input.tables ? compareTables(metadata.tables, input.tables) : compareDatabase(config.db, input.database, metadata.tables);
+      return input.tables ? compareTables(metadata.tables, input.tables) : compareDatabase(targetDb(config.db, input.target), input.database, metadata.tables);
     },
 
-    async dropVerifyDatabase(input: { database: string }): Promise<void> {
+    async dropVerifyDatabase(input: { database: string; target?: PostgresTarget }): Promise<void> {
       if (!input.database.startsWith(VERIFY_DATABASE_PREFIX)) throw new OperationRefused(`refusing to drop "${input.database}": only ${VERIFY_DATABASE_PREFIX}* databases are dropped`);
-      await dropDatabase(config.db, input.database);
+      await dropDatabase(targetDb(config.db, input.target), input.database);
     },
 
     /**

@@ -35,6 +35,12 @@ export interface Stores {
   minioSource: BucketStore;
   /** The backup MinIO, when MINIO_BACKUP_ENDPOINT is set. */
   minioBackup?: BucketStore;
+  /**
+   * A MinIO at `endpoint` other than the configured ones (a restore target, e.g. the new MinIO of the
+   * DR runbook), reached with the source MinIO's keys (MINIO_SOURCE_ACCESS_KEY / _SECRET_KEY): the new
+   * server is set up with production's credentials, so no secret travels in a workflow input.
+   */
+  minioAt(endpoint: string): BucketStore;
 }
 
 /** The backup key pair, loaded when asked (the key file or GnuPG keyring is read at each call). */
@@ -73,6 +79,12 @@ export interface Deps {
 export function buildStores(config: Config): Stores {
   const remote = config.remote.enabled ? new S3Store(s3SettingsFromConfig(config.remote)) : undefined;
   let offsite: S3Store | undefined = remote;
+  const targets = new Map<string, BucketStore>();
+  const minioAt = (endpoint: string): BucketStore => {
+    let store = targets.get(endpoint);
+    if (!store) targets.set(endpoint, (store = new BucketStore({ ...config.minio.source, endpoint }, 'source')));
+    return store;
+  };
   return {
     local: new FsStore(config.backupRoot),
     remote,
@@ -80,6 +92,7 @@ export function buildStores(config: Config): Stores {
     snapshots: new FsStore(config.minio.backupRoot),
     minioSource: new BucketStore(config.minio.source, 'source'),
     minioBackup: config.minio.backup ? new BucketStore(config.minio.backup, 'backup') : undefined,
+    minioAt,
   };
 }
 

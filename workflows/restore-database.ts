@@ -8,6 +8,9 @@
  * the result. The stage is in the `progress` query, the steps in the `status` query and the UI's current
  * details; live bytes, percent and ETA of the fetch and the load are their activities' heartbeat details
  * (the CLI reads them from the pending activity), so progress adds no events to the history.
+ * `source` picks the copy read (local, off-site, or local-then-off-site, the default) and
+ * `target.postgres` another server to restore into (the DR runbook's new cluster): an address only,
+ * the worker connects with its own DB_USER / PGPASSWORD. Neither changes what a run without them does.
  */
 import {
   ActivityCancellationType, CancellationScope, condition, defineQuery, defineUpdate, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo,
@@ -15,10 +18,11 @@ import {
 import { invalidInput, permanentFailure } from './failures';
 import type { Activities } from '../activities';
 import type { ComparisonResult } from '../lib/restore/compare';
-import type { RestoreProgress } from '../lib/restore/load';
+import type { CopySource } from '../lib/restore/fetch';
+import type { PostgresTarget, RestoreProgress } from '../lib/restore/load';
 import type { CheckResult, VerificationResult } from '../lib/verify/artifact';
 import { formatStamp } from '../lib/catalog/names';
-import { ChecksumMismatch, OperationRefused } from '../lib/errors';
+import { BackupNotFound, ChecksumMismatch, OperationRefused } from '../lib/errors';
 import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
 import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
@@ -33,6 +37,17 @@ export interface RestoreDatabaseInput {
   verifyOnly?: boolean;
   /** After the check, wait for `approveReplace` and swap the copy in under the production name. */
   replaceProduction?: boolean;
+  /**
+   * Which copy to read: `local` (BACKUP_ROOT only), `remote` (the off-site S3_BUCKET only) or
+   * `auto` (local first, then off-site; the default).
+   */
+  source?: CopySource;
+  /**
+   * Restore into another PostgreSQL server (e.g. a new cluster of the DR runbook) instead of the
+   * configured DB_HOST/DB_PORT. An address only: the worker connects with its own DB_USER and
+   * PGPASSWORD, so the target must accept that role and password. Not with replaceProduction.
+   */
+  target?: { postgres?: PostgresTarget };
 }
 
 export interface RestoreState extends Partial<RestoreProgress> {
@@ -45,6 +60,8 @@ export interface RestoreDatabaseResult {
   backup: string;
   database: string;
   source: 'local' | 'remote';
+  /** The server restored into, when not the configured one. */
+  target?: { postgres: PostgresTarget };
   check: ComparisonResult;
   restoreSeconds: number;
   verified: boolean;
@@ -66,6 +83,8 @@ interface Staging {
   database?: string;
   kind?: 'staged' | 'verify';
   hostQueue?: string;
+  /** The server the staged database is on, when not the configured one. */
+  target?: PostgresTarget;
   /** The swap was asked for: from here the staged name may already be production's, so keep hands off. */
   swapping?: boolean;
   /** The run is failing or cancelled: approvals are refused from now on. */
@@ -85,17 +104,17 @@ export async function restoreDatabase(input: RestoreDatabaseInput): Promise<Rest
     staging.closing = true;
     staging.steps?.failRunning(errorLine(error));
     // (patched: histories of runs that failed before this cleanup existed replay without it.)
-    if (staging.database && staging.kind && staging.hostQueue && !staging.swapping && patched('drop-staged-on-failure')) await dropStaged(staging.hostQueue, staging.kind, staging.database);
+    if (staging.database && staging.kind && staging.hostQueue && !staging.swapping && patched('drop-staged-on-failure')) await dropStaged(staging.hostQueue, staging.kind, staging.database, staging.target);
     throw error;
   }
 }
 
-async function dropStaged(hostQueue: string, kind: 'staged' | 'verify', database: string): Promise<void> {
+async function dropStaged(hostQueue: string, kind: 'staged' | 'verify', database: string, target?: PostgresTarget): Promise<void> {
   const cleanup = proxyActivities<Activities>(LOCAL(hostQueue));
   try {
     await CancellationScope.nonCancellable(async () => {
       if (kind === 'staged') await cleanup.dropStagedDatabase({ database });
-      else await cleanup.dropVerifyDatabase({ database });
+      else await cleanup.dropVerifyDatabase({ database, ...(target ? { target } : {}) });
     });
   } catch (cleanupError) {
     // Report, but keep the original failure as the run's outcome.
@@ -125,10 +144,16 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   if (!input || typeof input.backup !== 'string' || input.backup.trim() === '') invalid('backup: name a backup (see `lifeboat restore --list`)');
   if (input.targetDatabase !== undefined && !NAME.test(input.targetDatabase)) invalid(`targetDatabase: "${input.targetDatabase}" is not a plain database name (lower-case letters, digits, _)`);
   if (input.verifyOnly && input.replaceProduction) invalid('verifyOnly and replaceProduction exclude each other');
+  const source = checkSource(input.source);
+  const pgTarget = checkPostgresTarget(input.target);
+  if (pgTarget && input.replaceProduction) invalid('target: replaceProduction only replaces the configured production database; drop target.postgres or replaceProduction');
+  // Only set when asked for, so activity inputs of runs without them are as they were.
+  const sourceArg = source ? { source } : {};
+  const targetArg = pgTarget ? { target: pgTarget } : {};
   steps.start('locate', input.backup);
   const target = await planning.describeBackupTarget();
   const production = target.database;
-  if (input.targetDatabase === production && !input.replaceProduction) {
+  if (!pgTarget && input.targetDatabase === production && !input.replaceProduction) {
     invalid(`targetDatabase: "${production}" is the production database; restoring over it needs replaceProduction and an approval`);
   }
   // A cancelled load finishes (dropping its half-loaded database) before the cleanup below runs.
@@ -139,6 +164,8 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   // 1. Which backup; only database dumps restore this way.
   const found = await hostLocal.findBackup({ backup: input.backup });
   if (found.kind !== 'logical') invalid(`backup: ${found.key} is a ${found.kind} backup; use point-in-time recovery for base backups`);
+  if (source === 'local' && !found.local) throw permanentFailure(BackupNotFound, `source: ${found.key} has no local copy in BACKUP_ROOT; use source remote or auto for the off-site copy`);
+  if (source === 'remote' && !found.remote) throw permanentFailure(BackupNotFound, `source: ${found.key} has no off-site copy (or REMOTE_STORAGE is off); use source local or auto`);
   // Generated names carry the stamp and a piece of the run id, so concurrent runs never collide.
   const suffix = `${stamp.replace('-', '_')}_${workflowInfo().runId.replace(/-/g, '').slice(-6)}`;
   const database = input.verifyOnly
@@ -148,13 +175,13 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
       : (input.targetDatabase ?? `${(found.database ?? production).slice(0, 32)}_restored_${suffix}`);
   steps.done('locate', found.key);
   show({ stage: 'checking', backup: found.key, database });
-  if (input.replaceProduction || input.verifyOnly) Object.assign(staging, { database, kind: input.replaceProduction ? 'staged' : 'verify', hostQueue: target.backupHostTaskQueue });
+  if (input.replaceProduction || input.verifyOnly) Object.assign(staging, { database, kind: input.replaceProduction ? 'staged' : 'verify', hostQueue: target.backupHostTaskQueue, ...targetArg });
 
   // 2. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
   let copy: FetchedCopy;
   try {
     steps.start('fetch');
-    copy = await host.fetchBackup({ key: found.key });
+    copy = await host.fetchBackup({ key: found.key, ...sourceArg });
     steps.done('fetch', `${copy.source} copy, sha256 matches`);
   } catch (error) {
     // No copy could be used: each copy there is failed (a verify-only run records that too).
@@ -168,7 +195,7 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   show({ ...state, stage: 'loading', percent: 0 });
   let restored;
   try {
-    restored = await host.restoreBackup({ key: found.key, path: copy.path, database });
+    restored = await host.restoreBackup({ key: found.key, path: copy.path, database, ...targetArg });
   } catch (error) {
     if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, copyChecks(copy));
     throw error;
@@ -180,20 +207,20 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   steps.start('compare');
   let check: ComparisonResult;
   try {
-    check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables });
+    check = await hostLocal.checkRestoredDatabase({ key: found.key, database, tables: restored.tables, ...targetArg });
   } catch (error) {
     if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, copyChecks(copy));
     throw error;
   }
   if (check.ok) steps.done('compare', `${check.tables} tables, ${check.rows} rows match the metadata`);
   else steps.fail('compare', check.problems.join('; '));
-  const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, check, restoreSeconds: restored.seconds, verified: check.ok };
+  const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, ...(pgTarget ? { target: { postgres: pgTarget } } : {}), check, restoreSeconds: restored.seconds, verified: check.ok };
 
   if (input.verifyOnly) {
     // 5a. Verify-only: drop the temporary database, record and report the result.
     steps.start('drop', database);
     show({ ...state, stage: 'dropping' });
-    await hostLocal.dropVerifyDatabase({ database });
+    await hostLocal.dropVerifyDatabase({ database, ...targetArg });
     steps.done('drop');
     steps.start('record');
     const verification: VerificationResult = {
@@ -255,6 +282,32 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   show({ ...state, stage: 'done' });
   steps.finish();
   return result;
+}
+
+const SOURCES: readonly CopySource[] = ['local', 'remote', 'auto'];
+
+/** `source`, checked: undefined when not given (today's behaviour, `auto`). */
+function checkSource(source: unknown): CopySource | undefined {
+  if (source === undefined) return undefined;
+  if (typeof source !== 'string' || !SOURCES.includes(source as CopySource)) invalid(`source: ${JSON.stringify(source)} is not one of local, remote, auto`);
+  return source as CopySource;
+}
+
+/** `target.postgres`, checked: a host name or address and a TCP port, nothing else (no credentials). */
+function checkPostgresTarget(target: unknown): PostgresTarget | undefined {
+  if (target === undefined) return undefined;
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) invalid('target: must be an object like { postgres: { host, port } }');
+  const extra = Object.keys(target).filter((k) => k !== 'postgres');
+  if (extra.length > 0) invalid(`target: unknown field ${extra.map((k) => `target.${k}`).join(', ')}; restoreDatabase takes target.postgres only`);
+  const pg = (target as { postgres?: unknown }).postgres;
+  if (pg === undefined) return undefined;
+  if (typeof pg !== 'object' || pg === null || Array.isArray(pg)) invalid('target.postgres: must be { host, port }');
+  const { host, port, ...rest } = pg as Record<string, unknown>;
+  const unknownFields = Object.keys(rest);
+  if (unknownFields.length > 0) invalid(`target.postgres: unknown field ${unknownFields.map((k) => `target.postgres.${k}`).join(', ')} (only host and port; credentials come from the worker's DB_USER / PGPASSWORD)`);
+  if (typeof host !== 'string' || !/^(?!-)[A-Za-z0-9.:-]{1,253}$/.test(host)) invalid(`target.postgres.host: ${JSON.stringify(host)} is not a host name or IP address`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) invalid(`target.postgres.port: ${JSON.stringify(port)} is not a TCP port (1-65535)`);
+  return { host, port };
 }
 
 /** The steps a run takes, by its input (an input too broken for any step still gets the first ones). */

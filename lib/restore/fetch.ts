@@ -16,6 +16,9 @@ import type { Store } from '../storage/store';
 
 export const RESTORE_CACHE = '.restore-cache';
 
+/** Which copy a restore reads: only the local one, only the off-site one, or local first then off-site (the default). */
+export type CopySource = 'local' | 'remote' | 'auto';
+
 export async function sha256OfFile(path: string, onBytes?: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -55,10 +58,24 @@ export interface LocalCopy {
  * Return a local file whose sha256 equals the metadata's. Tries the local copy, then the remote one;
  * a local copy that does not match is reported (and left alone) when the remote one is used.
  */
-export async function ensureLocalCopy(backupRoot: string, metadata: ArtifactMetadata, remote: Store | undefined, onBytes?: (n: number, total: number) => void): Promise<LocalCopy> {
+export async function ensureLocalCopy(
+  backupRoot: string,
+  metadata: ArtifactMetadata,
+  remote: Store | undefined,
+  onBytes?: (n: number, total: number) => void,
+  source: CopySource = 'auto',
+): Promise<LocalCopy> {
   const localPath = join(backupRoot, metadata.key);
   let localProblem: string | undefined;
-  if (existsSync(localPath)) {
+  if (source === 'local') {
+    // Only the local copy: missing or damaged is the answer, no download.
+    if (!existsSync(localPath)) throw new BackupNotFound(`${metadata.key} has no local file in ${backupRoot} (source: local)`, 'restore with source remote or auto to use the off-site copy');
+    const actual = await sha256OfFile(localPath, (n) => onBytes?.(n, metadata.bytes));
+    if (actual.sha256 === metadata.sha256 && actual.bytes === metadata.bytes) return { path: localPath, source: 'local' };
+    throw new ChecksumMismatch(describeMismatch(`local copy ${localPath}`, metadata, actual), 'restore with source remote or auto to use the off-site copy');
+  }
+  if (source === 'remote' && !remote) throw new BackupNotFound(`${metadata.key}: source remote asked for, but no off-site store is configured (REMOTE_STORAGE)`);
+  if (source === 'auto' && existsSync(localPath)) {
     const actual = await sha256OfFile(localPath, (n) => onBytes?.(n, metadata.bytes));
     if (actual.sha256 === metadata.sha256 && actual.bytes === metadata.bytes) return { path: localPath, source: 'local' };
     localProblem = describeMismatch(`local copy ${localPath}`, metadata, actual);

@@ -29,6 +29,21 @@ export function checkDatabaseName(field: string, name: string): void {
   }
 }
 
+/**
+ * A PostgreSQL server to restore into other than the configured one (a new cluster of a DR run):
+ * an address only. The worker connects with its own DB_USER / PGPASSWORD (the new cluster is
+ * created with the production role and password), so no secret is ever in a workflow input.
+ */
+export interface PostgresTarget {
+  host: string;
+  port: number;
+}
+
+/** The connection settings for `target`: the configured server's, with the target's address. */
+export function targetDb(db: Config['db'], target: PostgresTarget | undefined): Config['db'] {
+  return target ? { ...db, host: target.host, port: target.port } : db;
+}
+
 export interface RestoreProgress {
   stage: string;
   bytesDone: number;
