@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import { InputInvalid } from '../lib/errors';
+import type { CopySource } from '../lib/restore/fetch';
 
 /** One of lib/errors.ts's classes, e.g. `ChecksumMismatch`. */
 export interface ErrorClass {
@@ -20,4 +21,13 @@ export function permanentFailure(errorClass: ErrorClass, message: string): Appli
 /** The workflow's input (or the configuration it needs) is malformed: non-retryable, CLI exit 2. */
 export function invalidInput(message: string): ApplicationFailure {
   return permanentFailure(InputInvalid, message);
+}
+
+const SOURCES: readonly CopySource[] = ['local', 'remote', 'auto'];
+
+/** A restore's `source`, checked: undefined when not given (today's behaviour, `auto`). */
+export function checkSource(source: unknown): CopySource | undefined {
+  if (source === undefined) return undefined;
+  if (typeof source !== 'string' || !SOURCES.includes(source as CopySource)) throw invalidInput(`source: ${JSON.stringify(source)} is not one of local, remote, auto`);
+  return source as CopySource;
 }

@@ -10,7 +10,7 @@
  * (`target.minio`, an endpoint only: the worker uses the source MinIO's keys).
  */
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import { invalidInput, permanentFailure } from './failures';
+import { checkSource, invalidInput, permanentFailure } from './failures';
 import { BackupNotFound } from '../lib/errors';
 import type { Activities } from '../activities';
 import type { MinioEndpointTarget } from '../activities/minio';
@@ -114,15 +114,6 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
   const r = await copy.mirrorBucket({ bucket, targetBucket, direction: 'restore' });
   setCurrentDetails(`**done**: ${r.copied} objects restored into \`${targetBucket}\``);
   return { from: 'replica', source: bucket, targetBucket, server: 'source', restored: r.copied, bytes: r.bytesCopied, skipped: r.skipped, createdBucket: prepared.created || r.createdBucket === true };
-}
-
-const SOURCES: readonly CopySource[] = ['local', 'remote', 'auto'];
-
-/** `source`, checked: undefined when not given (today's behaviour, `auto`). */
-function checkSource(source: unknown): CopySource | undefined {
-  if (source === undefined) return undefined;
-  if (typeof source !== 'string' || !SOURCES.includes(source as CopySource)) invalid(`source: ${JSON.stringify(source)} is not one of local, remote, auto`);
-  return source as CopySource;
 }
 
 /** `target.minio`, checked: an http(s) endpoint URL (scheme, host, port), no credentials, nothing else. */

@@ -15,7 +15,7 @@
 import {
   ActivityCancellationType, CancellationScope, condition, defineQuery, defineUpdate, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
-import { invalidInput, permanentFailure } from './failures';
+import { checkSource, invalidInput, permanentFailure } from './failures';
 import type { Activities } from '../activities';
 import type { ComparisonResult } from '../lib/restore/compare';
 import type { CopySource } from '../lib/restore/fetch';
@@ -282,15 +282,6 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   show({ ...state, stage: 'done' });
   steps.finish();
   return result;
-}
-
-const SOURCES: readonly CopySource[] = ['local', 'remote', 'auto'];
-
-/** `source`, checked: undefined when not given (today's behaviour, `auto`). */
-function checkSource(source: unknown): CopySource | undefined {
-  if (source === undefined) return undefined;
-  if (typeof source !== 'string' || !SOURCES.includes(source as CopySource)) invalid(`source: ${JSON.stringify(source)} is not one of local, remote, auto`);
-  return source as CopySource;
 }
 
 /** `target.postgres`, checked: a host name or address and a TCP port, nothing else (no credentials). */
