@@ -33,7 +33,7 @@ import { ArtifactIncomplete } from '../errors';
 import { killTool, spawnChain, spawnTool, ToolExit, type SpawnOptions, type ToolPid, type ToolProcess, type ToolSpec } from './child';
 import { commitFile, tempPathFor } from './atomic-file';
 import { createCompressStage, createDecompressStage, readProgress, zstdCompressReport, zstdCompressSpec, zstdDecodeReport, type CompressionAlgorithm } from './compress';
-import { HashCounter } from './hash';
+import { ByteCounter, HashCounter } from './hash';
 
 /** What a healthy producer always writes; checked on the decoded bytes. */
 export interface ContentExpectation {
@@ -119,8 +119,9 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Arti
     : undefined;
   const tools = [plan.producer, plan.compressor, ...(tester ?? [])];
   const temp = tempPathFor(options.target);
-  const compressedCount = new HashCounter();
-  const test = new TestDecodeTee(tester?.[0], tester?.[1], algorithm);
+  // Only counted: the sha256 that matters is of the encrypted bytes written (`out`).
+  const compressedCount = new ByteCounter();
+  const test = proofOff ? undefined : new TestDecodeTee(tester?.[0], tester?.[1], algorithm);
   const out = new HashCounter((written) => options.onProgress?.(plan.rawBytes(), written));
   const abort = (): void => tools.forEach(killTool);
   options.signal?.addEventListener('abort', abort, { once: true });
@@ -130,13 +131,13 @@ export async function writeArtifact(options: WriteArtifactOptions): Promise<Arti
     await options.beforeConsume?.();
     // 2. One pass: compressed bytes -> count -> test decode (tee) -> encrypt -> sha256 -> temp file.
     await Promise.all([
-      pipeline([plan.compressed, compressedCount, ...(proofOff ? [] : [test]), ...(encryption ? [encryption.stream] : []), out, createWriteStream(temp, { mode: 0o640 })], { signal: options.signal }),
+      pipeline([plan.compressed, compressedCount, ...(test ? [test] : []), ...(encryption ? [encryption.stream] : []), out, createWriteStream(temp, { mode: 0o640 })], { signal: options.signal }),
       plan.producer?.done,
       plan.compressor?.done,
       ...(tester ?? []).map((t) => t.done.catch((error: Error) => Promise.reject(incomplete(`the compressed stream does not decode: ${error.message}`)))),
     ]);
     // 3. Account for every byte, then prove the file decodes to what the producer produced.
-    const rawBytes = await accountBytes(plan, compressedCount.bytes, proofOff ? undefined : test, options.expect);
+    const rawBytes = await accountBytes(plan, compressedCount.bytes, test, options.expect);
     const onDisk = (await stat(temp)).size;
     if (onDisk !== out.bytes) throw incomplete(`${onDisk} bytes are on disk, ${out.bytes} were written`);
     let method: ArtifactProof['method'] = proofOff ? 'none' : 'test-decoded-stream';
@@ -183,19 +184,12 @@ function startProcesses(source: WriteArtifactOptions['source'], algorithm: Compr
   const producer = 'tool' in source ? spawnTool(source.tool, { onSpawn }) : undefined;
   const raw = producer ? producer.output! : (source as { stream: Readable }).stream;
   const stage = createCompressStage(algorithm, level, { onSpawn });
-  let counted = 0;
-  const counter = new Transform({
-    highWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, cb) {
-      counted += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const counter = new ByteCounter();
   // Wired now; nothing is lost before (raw is owned or produced in node), nothing flows until read.
   const compressed = raw.pipe(counter).pipe(stage.stream);
   raw.once('error', (error: Error) => stage.stream.destroy(error));
   counter.once('error', (error: Error) => stage.stream.destroy(error));
-  return { producer, compressor: stage.tool, compressed, rawCounted: () => counted, rawBytes: () => counted };
+  return { producer, compressor: stage.tool, compressed, rawCounted: () => counter.bytes, rawBytes: () => counter.bytes };
 }
 
 /** Raw byte count, once every stage's counts agree; throws ArtifactIncomplete otherwise. */

@@ -1,4 +1,6 @@
-/** A pass-through stage that counts bytes and computes sha256 of everything flowing through it. */
+/** Pass-through stages that count bytes (and compute sha256) of everything flowing through them. */
+
+/** Counts bytes and computes the sha256 of everything flowing through it. */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -20,5 +22,19 @@ export class HashCounter extends Transform {
   /** Hex sha256; call once, after the stream finished. */
   digest(): string {
     return this.hash.digest('hex');
+  }
+}
+
+/** A pass-through stage that only counts the bytes flowing through it (no hashing). */
+export class ByteCounter extends Transform {
+  bytes = 0;
+
+  constructor() {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
   }
 }
