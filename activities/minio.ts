@@ -195,15 +195,17 @@ export function createMinioActivities({ config, logger, stores, keys }: Pick<Dep
 
     /**
      * Incremental mirror of one bucket. 'backup': source MinIO -> backup MinIO (copies labelled with
-     * their sha256 and source ETag). 'restore': backup MinIO -> source MinIO (original metadata only,
-     * never deletes). Resumes from the cursor in the last heartbeat.
+     * their sha256 and source ETag). 'restore': backup MinIO -> source MinIO, or the MinIO at `target`
+     * (original metadata only, never deletes). Resumes from the cursor in the last heartbeat.
      */
-    async mirrorBucket(input: { bucket: string; targetBucket?: string; direction: 'backup' | 'restore'; delete?: boolean }): Promise<MirrorSummary> {
+    async mirrorBucket(input: { bucket: string; targetBucket?: string; direction: 'backup' | 'restore'; delete?: boolean; target?: MinioEndpointTarget }): Promise<MirrorSummary> {
       const ctx = Context.current();
       const bucket = checkBucketName('bucket', input.bucket);
       const targetBucket = checkBucketName('targetBucket', input.targetBucket ?? bucket);
       const restore = input.direction === 'restore';
-      const [from, to] = restore ? [backup(), source()] : [source(), backup()];
+      if (input.target && !restore) throw new InputInvalid('target', 'only a restore mirrors into another MinIO', 'drop target, or mirror with direction restore');
+      // A restore writes to the source MinIO, or to `target` (the DR runbook's new MinIO).
+      const [from, to] = restore ? [backup(), restoreServer('source', input.target)] : [source(), backup()];
       if (!(await from.bucketExists(bucket))) throw new InputInvalid('bucket', `${bucket} does not exist on ${from.label}`, 'check the bucket name');
       const checkpoint = ctx.info.heartbeatDetails as Partial<MirrorCheckpoint & { createdBucket: boolean }> | undefined;
       // Created only once the source bucket is known to exist (a refused mirror leaves no empty bucket).

@@ -27,7 +27,7 @@ import {
 } from '../lib/pitr/recovery-dir';
 import { describeStop } from '../lib/pitr/recovery-log';
 import { parseLsn } from '../lib/postgres/basebackup';
-import { ensureLocalCopy } from '../lib/restore/fetch';
+import { ensureLocalCopy, type CopySource } from '../lib/restore/fetch';
 import { locateBackup } from '../lib/restore/locate';
 import { fetchWalRemote } from '../lib/wal/remote';
 import { withHeartbeats } from './heartbeat';
@@ -60,6 +60,8 @@ export interface PitrPlanSummary {
   warnings: string[];
   port: number;
   dataRoot: string;
+  /** The copies planned from (and the only ones read while preparing and replaying). */
+  source: CopySource;
 }
 
 export interface PreparedRecovery {
@@ -128,12 +130,17 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
      * that does not reach the target yet, or a taken port all fail here, non-retryably, with nothing
      * created. Read-only.
      */
-    async planPointInTimeRecovery(input: { targetTime: string; port?: number }): Promise<PitrPlanSummary> {
+    async planPointInTimeRecovery(input: { targetTime: string; port?: number; source?: CopySource }): Promise<PitrPlanSummary> {
       const target = parseTargetTime(String(input.targetTime ?? ''), config.restore.timeZone, new Date());
       const port = input.port ?? config.restore.port;
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputInvalid('--port', `must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
-      const { remote } = stores;
-      const [{ bases, copies }, { files, localNames }] = await Promise.all([readBaseBackups(local, remote), listArchivedWal(archiveDir, remote)]);
+      const source = input.source ?? 'auto';
+      if (source === 'remote' && !stores.remote) throw new InputInvalid('source', 'remote asked for, but no off-site store is configured', 'set REMOTE_STORAGE=true and S3_*, or use source local or auto');
+      // source picks the copies read: BACKUP_ROOT and the local WAL archive, the off-site store, or both.
+      const localStore = source === 'remote' ? undefined : local;
+      const localWal = source === 'remote' ? undefined : archiveDir;
+      const remote = source === 'local' ? undefined : stores.remote;
+      const [{ bases, copies }, { files, localNames }] = await Promise.all([readBaseBackups(localStore, remote), listArchivedWal(localWal, remote)]);
       const segmentSize = await archivedSegmentSize(archiveDir, localNames);
       const plan = choosePitrPlan({ target, bases, wal: files, segmentSize });
       assertRecoverable(plan);
@@ -157,6 +164,7 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
         warnings: plan.warnings,
         port,
         dataRoot: resolve(config.restore.dataRoot),
+        source,
       };
       logger.info({ target: target.utc, base: b.key, segments: summary.segmentCount, remoteSegments: summary.remoteSegments }, 'pitr planned');
       return summary;
@@ -180,7 +188,7 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
       try {
         return await withHeartbeats<Record<string, unknown>, PreparedRecovery>({ stage: 'verifying base backup' }, async (beats) => {
           // 1. A local copy whose sha256 matches the metadata (downloaded from S3 when needed).
-          const copy = await ensureLocalCopy(config.backupRoot, metadata, remote, (n, total) => beats.update({ stage: 'verifying base backup', bytes: n, of: total }));
+          const copy = await ensureLocalCopy(config.backupRoot, metadata, remote, (n, total) => beats.update({ stage: 'verifying base backup', bytes: n, of: total }), plan.source ?? 'auto');
           // 2. decrypt -> decompress -> tar -x as the cluster's user, in one stream.
           const started = Date.now();
           await extractBaseBackup({
@@ -207,8 +215,9 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
           }
           // 4. Recovery settings (never archive, loopback only, our port and socket) and recovery.signal.
           await configureRecovery(paths, {
-            restoreCommand: restoreCommand(process.execPath, findLifeboatBin(), [paths.walDir, archiveDir]),
-            targetTime: plan.target.postgres,
+            // From the off-site copy only, replay reads nothing but what was fetched.
+            restoreCommand: restoreCommand(process.execPath, findLifeboatBin(), plan.source === 'remote' ? [paths.walDir] : [paths.walDir, archiveDir]),
+            ...(plan.target.latest ? {} : { targetTime: plan.target.postgres }),
             port: plan.port,
             socketDir: paths.socketDir,
             clusterName: `lifeboat-pitr-${input.stamp}`,
@@ -249,14 +258,14 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
     },
 
     /** Connect to the recovered cluster: it is out of recovery, it is a copy of the source, and what it holds. */
-    async verifyRecoveredCluster(input: { dataDir: string; port: number; targetUtc: string; lastTransactionAt?: string; systemIdentifier?: string }): Promise<VerifiedCluster> {
+    async verifyRecoveredCluster(input: { dataDir: string; port: number; targetUtc?: string; lastTransactionAt?: string; systemIdentifier?: string }): Promise<VerifiedCluster> {
       pathsOf(input.dataDir);
       const inspection = await withHeartbeats({ database: '', table: '' }, (beats) => inspectCluster(config.db, input.port, (database, table) => beats.update({ database, table })));
       if (inspection.inRecovery) throw new InputInvalid('port', `the cluster on 127.0.0.1:${input.port} is still in recovery`);
       if (input.systemIdentifier && inspection.systemIdentifier && input.systemIdentifier !== inspection.systemIdentifier) {
         throw new ChecksumMismatch(`the cluster on 127.0.0.1:${input.port} has system identifier ${inspection.systemIdentifier}, not the base backup's ${input.systemIdentifier}`, 'another server holds that port: stop it and run the recovery again');
       }
-      if (input.lastTransactionAt && input.lastTransactionAt > input.targetUtc) {
+      if (input.targetUtc && input.lastTransactionAt && input.lastTransactionAt > input.targetUtc) {
         throw new ChecksumMismatch(`the recovered cluster replayed a transaction committed at ${input.lastTransactionAt}, after the target ${input.targetUtc}`);
       }
       const totalTables = inspection.databases.reduce((n, d) => n + d.tables.length, 0);

@@ -6,8 +6,8 @@
  * metadata from the manifest. Or from the replica (`mc mirror backup-minio/<bucket>
  * source-minio/<bucket>`): an incremental mirror from the backup MinIO back to the source.
  * The target bucket must be new or empty unless `overwrite` (same-key objects are then replaced).
- * A snapshot restore may name the copy to read (`source`) and another MinIO to write to
- * (`target.minio`, an endpoint only: the worker uses the source MinIO's keys).
+ * A snapshot restore may name the copy to read (`source`); a snapshot or replica restore may write to
+ * another MinIO (`target.minio`, an endpoint only: the worker uses the source MinIO's keys).
  */
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { checkSource, invalidInput, permanentFailure } from './failures';
@@ -37,7 +37,7 @@ export interface RestoreBucketInput {
   /**
    * Restore a snapshot into another MinIO (e.g. the new one of the DR runbook) instead of `server`:
    * an endpoint URL only. The worker connects with the source MinIO's keys (MINIO_SOURCE_ACCESS_KEY /
-   * MINIO_SOURCE_SECRET_KEY), so the new server must accept them. Snapshots only, not with `server`.
+   * MINIO_SOURCE_SECRET_KEY), so the new server must accept them. Not with `server`.
    */
   target?: { minio?: MinioEndpointTarget };
 }
@@ -74,7 +74,6 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
   const source = checkSource(input.source);
   const minioTarget = checkMinioTarget(input.target);
   if (source !== undefined && input.fromReplica !== undefined) invalid('source: applies to snapshots only; a replica is read from the backup MinIO');
-  if (minioTarget && input.fromReplica !== undefined) invalid('target: applies to snapshots only; a replica restores into the configured source MinIO');
   if (minioTarget && input.server !== undefined) invalid('target: give either server or target.minio, not both');
   // Only set when asked for, so activity inputs of runs without them are as they were.
   const sourceArg = source ? { source } : {};
@@ -106,14 +105,18 @@ export async function restoreBucket(input: RestoreBucketInput): Promise<RestoreB
   if (!target.backupServer) invalid('MINIO_BACKUP_ENDPOINT: is not set, so there is no replica to restore from');
   const bucket = input.fromReplica!;
   const targetBucket = input.targetBucket ?? bucket;
-  setCurrentDetails(`**preparing** \`${targetBucket}\` on the source MinIO`);
+  const where = minioTarget ? `the MinIO at ${minioTarget.endpoint}` : 'the source MinIO';
+  setCurrentDetails(`**preparing** \`${targetBucket}\` on ${where}`);
   // The target is checked here but created by the mirror, once the replica's bucket is known to exist.
-  const prepared = await planning.prepareRestoreTarget({ server: 'source', bucket: targetBucket, overwrite: input.overwrite, create: false });
-  setCurrentDetails(`**restoring** \`${bucket}\` from the backup MinIO into \`${targetBucket}\``);
+  const prepared = await planning.prepareRestoreTarget({ server: 'source', bucket: targetBucket, overwrite: input.overwrite, create: false, ...targetArg });
+  setCurrentDetails(`**restoring** \`${bucket}\` from the backup MinIO into \`${targetBucket}\` on ${where}`);
   const copy = proxyActivities<Activities>(UPLOAD(workflowInfo().taskQueue));
-  const r = await copy.mirrorBucket({ bucket, targetBucket, direction: 'restore' });
+  const r = await copy.mirrorBucket({ bucket, targetBucket, direction: 'restore', ...targetArg });
   setCurrentDetails(`**done**: ${r.copied} objects restored into \`${targetBucket}\``);
-  return { from: 'replica', source: bucket, targetBucket, server: 'source', restored: r.copied, bytes: r.bytesCopied, skipped: r.skipped, createdBucket: prepared.created || r.createdBucket === true };
+  return {
+    from: 'replica', source: bucket, targetBucket, server: 'source', ...(minioTarget ? { target: { minio: minioTarget } } : {}),
+    restored: r.copied, bytes: r.bytesCopied, skipped: r.skipped, createdBucket: prepared.created || r.createdBucket === true,
+  };
 }
 
 /** `target.minio`, checked: an http(s) endpoint URL (scheme, host, port), no credentials, nothing else. */

@@ -12,7 +12,8 @@
 import {
   ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
-import { invalidInput } from './failures';
+import { checkSource, invalidInput } from './failures';
+import type { CopySource } from '../lib/restore/fetch';
 import type { Activities } from '../activities';
 import type { PitrPlanSummary, RecoveryPoint, VerifiedCluster } from '../activities/pitr';
 import { formatStamp } from '../lib/catalog/names';
@@ -20,18 +21,35 @@ import { LOCAL, QUICK, STREAMING } from './options';
 import { errorLine, StepTracker } from './step-tracker';
 
 export interface RestorePointInTimeInput {
-  /** The moment to recover to, e.g. "2025-10-17 14:30:00+00"; without an offset, in RESTORE_TIME_ZONE. */
+  /**
+   * The moment to recover to, e.g. "2025-10-17 14:30:00+00"; without an offset, in RESTORE_TIME_ZONE.
+   * `latest`: to the end of the archived WAL (the DR runbook's default).
+   */
   targetTime: string;
-  /** Port of the recovered cluster on 127.0.0.1; default RESTORE_PORT. */
+  /** Port of the recovered cluster on 127.0.0.1; default RESTORE_PORT. Same as target.postgres.port. */
   port?: number;
+  /**
+   * Which copies to recover from: the local base backups and WAL archive, the off-site store only
+   * (the DR runbook, when the database host is gone), or both (`auto`, the default).
+   */
+  source?: CopySource;
+  /**
+   * Where the recovered cluster listens: a NEW cluster built by this workflow under RESTORE_DATA_ROOT
+   * on the backup host, on loopback, so only the port can be chosen.
+   */
+  target?: { postgres?: { host?: string; port?: number } };
 }
 
 export interface RestorePointInTimeResult {
   dataDir: string;
   port: number;
+  /** The copies recovered from. */
+  source: CopySource;
   baseKey: string;
-  /** The target, in UTC. */
+  /** The target, in UTC (for `latest`: when the recovery was planned). */
   target: string;
+  /** Recovered to the end of the archived WAL (`targetTime: latest`). */
+  targetLatest?: boolean;
   recoveryPoint: RecoveryPoint;
   /** WAL segments restore_command delivered to the server. */
   replayedSegments: number;
@@ -112,6 +130,8 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)) {
       invalid(`--port: must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
     }
+    const source = checkSource(input.source);
+    const port = checkRecoveryTarget(input.target, input.port);
     const target = await planning.describeBackupTarget();
     const hostPlan = proxyActivities<Activities>(PLAN(target.backupHostTaskQueue));
     const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
@@ -120,7 +140,7 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
 
     // 1. Plan, read-only: parse the time, choose the newest base backup finished before it, check
     //    the WAL is continuous from its start LSN past the target, check the port is free.
-    plan = await hostPlan.planPointInTimeRecovery({ targetTime: input.targetTime, ...(input.port !== undefined ? { port: input.port } : {}) }).catch((e: unknown) => {
+    plan = await hostPlan.planPointInTimeRecovery({ targetTime: input.targetTime, ...(port !== undefined ? { port } : {}), ...(source ? { source } : {}) }).catch((e: unknown) => {
       throw asRefusal(e);
     });
     steps.done('plan', `base backup ${plan.base.key}, ${plan.segmentCount} WAL segments`);
@@ -142,7 +162,7 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     steps.start('verify');
     show({ stage: 'verifying' });
     const verified = await verify.verifyRecoveredCluster({
-      dataDir: prepared.dataDir, port: prepared.port, targetUtc: plan.target.utc, lastTransactionAt: run.recoveryPoint.lastTransactionAt, systemIdentifier: plan.base.systemIdentifier,
+      dataDir: prepared.dataDir, port: prepared.port, ...(plan.target.latest ? {} : { targetUtc: plan.target.utc }), lastTransactionAt: run.recoveryPoint.lastTransactionAt, systemIdentifier: plan.base.systemIdentifier,
     });
     steps.done('verify');
 
@@ -152,8 +172,10 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     return {
       dataDir: prepared.dataDir,
       port: prepared.port,
+      source: plan.source ?? 'auto',
       baseKey: plan.base.key,
       target: plan.target.utc,
+      ...(plan.target.latest ? { targetLatest: true } : {}),
       recoveryPoint: run.recoveryPoint,
       replayedSegments: run.restoredSegments,
       plannedSegments: plan.segmentCount,
@@ -168,4 +190,31 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     show({ stage: 'failed', error: errorLine(error) });
     throw error;
   }
+}
+
+const LOOPBACK = ['127.0.0.1', 'localhost'];
+
+/**
+ * `target.postgres`, checked: the recovered cluster is built on the backup host and listens on
+ * loopback, so a host other than 127.0.0.1 is refused; the port is the same as `port` (both may be
+ * given only when they agree). Returns the port to use, if one was given.
+ */
+function checkRecoveryTarget(target: unknown, port: number | undefined): number | undefined {
+  if (target === undefined) return port;
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) invalid('target: must be an object like { postgres: { port } }');
+  const extra = Object.keys(target).filter((k) => k !== 'postgres');
+  if (extra.length > 0) invalid(`target: unknown field ${extra.map((k) => `target.${k}`).join(', ')}; restorePointInTime takes target.postgres only`);
+  const pg = (target as { postgres?: unknown }).postgres;
+  if (pg === undefined) return port;
+  if (typeof pg !== 'object' || pg === null || Array.isArray(pg)) invalid('target.postgres: must be { port } (and optionally host 127.0.0.1)');
+  const { host, port: targetPort, ...rest } = pg as Record<string, unknown>;
+  const unknownFields = Object.keys(rest);
+  if (unknownFields.length > 0) invalid(`target.postgres: unknown field ${unknownFields.map((k) => `target.postgres.${k}`).join(', ')} (only host and port)`);
+  if (host !== undefined && (typeof host !== 'string' || !LOOPBACK.includes(host))) {
+    invalid(`target.postgres.host: ${JSON.stringify(host)}: point-in-time recovery builds a new cluster on the backup host, listening on 127.0.0.1; to restore into another server use restoreDatabase with target.postgres`);
+  }
+  if (targetPort === undefined) return port;
+  if (typeof targetPort !== 'number' || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) invalid(`target.postgres.port: ${JSON.stringify(targetPort)} is not a TCP port (1-65535)`);
+  if (port !== undefined && port !== targetPort) invalid(`target.postgres.port: ${targetPort} differs from port ${port}; give one of them`);
+  return targetPort;
 }

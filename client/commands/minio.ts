@@ -17,6 +17,7 @@ import { backupBuckets, type BackupBucketsResult } from '../../workflows/backup-
 import { mirrorBuckets, type MirrorBucketsResult } from '../../workflows/mirror-buckets';
 import { replicateBuckets } from '../../workflows/replicate-buckets';
 import { restoreBucket, type RestoreBucketInput } from '../../workflows/restore-bucket';
+import { parseSourceOption } from './restore';
 import { verifyBuckets, type VerifyBucketsResult } from '../../workflows/verify-buckets';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext, withClient } from '../context';
@@ -245,6 +246,8 @@ export const minioCommands: CommandSpec[] = [
       { flags: '--target-bucket <name>', description: "bucket to restore into (default: the snapshot's bucket)" },
       { flags: '--server <server>', description: 'MinIO to restore a snapshot into: source (default) or backup' },
       { flags: '--overwrite', description: 'allow a target bucket that holds objects (same-key objects are replaced)' },
+      { flags: '--source <copy>', description: 'snapshot copy to read: local, remote (off-site only) or auto (default)' },
+      { flags: '--target-endpoint <url>', description: 'restore into another MinIO (e.g. http://127.0.0.1:9100), reached with MINIO_SOURCE_ACCESS_KEY / _SECRET_KEY' },
       { flags: '--no-wait', description: 'start the workflow and return' },
     ],
     async run([snapshot], opts) {
@@ -270,11 +273,20 @@ export const minioCommands: CommandSpec[] = [
       const server = opts.server as string | undefined;
       if (server !== undefined && server !== 'source' && server !== 'backup') throw new InputInvalid('--server', `must be source or backup (got "${server}")`);
       if (replica !== undefined && server === 'backup') throw new InputInvalid('--server', 'a replica restores into the source MinIO');
+      const source = parseSourceOption(opts.source);
+      if (source && replica !== undefined) throw new InputInvalid('--source', 'applies to snapshots only; a replica is read from the backup MinIO');
+      const endpoint = opts.targetEndpoint !== undefined ? String(opts.targetEndpoint).replace(/\/$/, '') : undefined;
+      if (endpoint !== undefined && !/^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(endpoint)) {
+        throw new InputInvalid('--target-endpoint', `"${endpoint}" is not an endpoint URL`, 'e.g. http://127.0.0.1:9100 (no credentials or path)');
+      }
+      if (endpoint !== undefined && server !== undefined) throw new InputInvalid('--target-endpoint', 'give either --server or --target-endpoint, not both');
       const input: RestoreBucketInput = {
         ...(snapshot !== undefined ? { snapshot: await checkSnapshotArgument(config, snapshot) } : { fromReplica: replica }),
         ...(targetBucket ? { targetBucket } : {}),
         ...(server ? { server: server as 'source' | 'backup' } : {}),
         ...(opts.overwrite ? { overwrite: true } : {}),
+        ...(source ? { source } : {}),
+        ...(endpoint ? { target: { minio: { endpoint } } } : {}),
       };
       const client = await connectClient(config);
       try {
@@ -287,7 +299,7 @@ export const minioCommands: CommandSpec[] = [
         process.stderr.write(started(config, handle.workflowId));
         if (opts.wait === false) return;
         const r = await handle.result();
-        process.stdout.write(`restored: ${r.source} -> ${r.targetBucket} on the ${r.server} MinIO: ${r.restored} objects, ${formatBytes(r.bytes)}${r.skipped ? `, ${r.skipped} already there` : ''}${r.createdBucket ? ' (bucket created)' : ''}\n`);
+        process.stdout.write(`restored: ${r.source} -> ${r.targetBucket} on ${r.target ? `the MinIO at ${r.target.minio.endpoint}` : `the ${r.server} MinIO`}: ${r.restored} objects, ${formatBytes(r.bytes)}${r.skipped ? `, ${r.skipped} already there` : ''}${r.createdBucket ? ' (bucket created)' : ''}\n`);
       } finally {
         await client.connection.close();
       }

@@ -8,6 +8,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PitrPlanSummary } from '../../activities/pitr';
+import type { CopySource } from '../../lib/restore/fetch';
 import { formatStamp } from '../../lib/catalog/names';
 import {
   AuthenticationFailed, BackupNotFound, ChecksumMismatch, ConflictingArtifact, InputInvalid, KeyUnavailable, OperationRefused, PrerequisiteMissing, ServiceUnavailable,
@@ -21,12 +22,14 @@ import { followProgress } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
 export function describePitrPlan(plan: PitrPlanSummary): string {
-  const from = plan.base.copies.includes('local') ? 'local copy' : 'downloaded from S3';
+  const from = plan.base.copies.includes('local') && plan.source !== 'remote' ? 'local copy' : 'downloaded from S3';
   const lines = [
-    `target:    ${humanUtc(plan.target.epochMicros)}${plan.target.interpretedIn === 'offset' ? '' : ` (read in ${plan.target.interpretedIn})`}`,
+    plan.target.latest
+      ? `target:    the end of the archived WAL (${plan.source === 'remote' ? 'off-site copies only' : plan.source === 'local' ? 'local copies only' : 'local and off-site'})`
+      : `target:    ${humanUtc(plan.target.epochMicros)}${plan.target.interpretedIn === 'offset' ? '' : ` (read in ${plan.target.interpretedIn})`}`,
     `base:      ${plan.base.key}, finished ${plan.base.finishedAt.slice(0, 19).replace('T', ' ')} UTC, start LSN ${plan.base.startLsn}, timeline ${plan.base.timeline} (${from})`,
     `WAL:       ${plan.segmentCount} segments ${plan.segmentRuns[0]?.first ?? ''}..${plan.segmentRuns[plan.segmentRuns.length - 1]?.last ?? ''}` +
-      `${plan.remoteSegments > 0 ? `, ${plan.remoteSegments} from S3` : ''}; ${plan.reachedBy.segment} archived ${plan.reachedBy.archivedAt.slice(0, 19).replace('T', ' ')} UTC reaches the target`,
+      `${plan.remoteSegments > 0 ? `, ${plan.remoteSegments} from S3` : ''}; ${plan.reachedBy.segment} archived ${plan.reachedBy.archivedAt.slice(0, 19).replace('T', ' ')} UTC ${plan.target.latest ? 'is the newest archived' : 'reaches the target'}`,
     `cluster:   127.0.0.1:${plan.port}, new data directory under ${plan.dataRoot}`,
     ...plan.warnings.map((w) => `warning:   ${w}`),
   ];
@@ -37,7 +40,7 @@ export function describePitrResult(r: RestorePointInTimeResult): string {
   const point = r.recoveryPoint;
   const rows = r.databases.reduce((n, d) => n + d.rows, 0);
   const lines = [
-    `recovered to ${r.target.replace('T', ' ').replace(/\.?0*Z$/, '')} UTC in ${r.seconds.toFixed(1)} s from ${r.baseKey}`,
+    `recovered to ${r.targetLatest ? 'the end of the archived WAL' : `${r.target.replace('T', ' ').replace(/\.?0*Z$/, '')} UTC`} in ${r.seconds.toFixed(1)} s from ${r.baseKey} (${r.source} copies)`,
     `recovery point: last transaction replayed committed at ${point.lastTransactionAt ?? 'unknown (no transaction after the base backup)'}` +
       `${point.stoppedAt ? `; ${point.stoppedAt}` : ''}; replayed up to ${point.replayLsn ?? '?'}, now on timeline ${point.timeline ?? '?'}`,
     `WAL replayed: ${r.replayedSegments} segments from the archive${r.walBytesReplayed !== undefined ? `, ${formatBytes(r.walBytesReplayed)} since the base backup's start` : ''}`,
@@ -76,14 +79,17 @@ export function pitrFailure(error: unknown): unknown {
  * Start point-in-time recovery to `targetTime`; with `wait` (the default in the CLI), follow it and
  * print the plan and the result. Throws classified errors (exit codes in client/exit-codes.ts).
  */
-export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean }): Promise<void> {
+export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean; source?: CopySource }): Promise<void> {
   const { config } = loadCliContext();
   // Flags first, before any connection: the worker applies the same rules again.
   const target = parseTargetTime(targetTime, config.restore.timeZone, new Date());
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) {
     throw new InputInvalid('--port', `must be a TCP port between 1 and 65535 (got ${options.port})`);
   }
-  process.stdout.write(`point-in-time recovery to ${humanUtc(target.epochMicros)}${target.interpretedIn === 'offset' ? '' : ` (${target.input} in ${target.interpretedIn})`}\n`);
+  const from = options.source && options.source !== 'auto' ? ` from the ${options.source === 'remote' ? 'off-site' : 'local'} copies only` : '';
+  process.stdout.write(target.latest
+    ? `point-in-time recovery to the end of the archived WAL${from}\n`
+    : `point-in-time recovery to ${humanUtc(target.epochMicros)}${target.interpretedIn === 'offset' ? '' : ` (${target.input} in ${target.interpretedIn})`}${from}\n`);
   const client = await connectClient(config);
   try {
     const handle = await client.workflow.start(restorePointInTime, {
@@ -91,7 +97,7 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
       workflowId: `restore-pitr-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
       // The instant as resolved here, in UTC: the operator's reading of a zone-less time is the one
       // shown above, whatever zone the worker is configured with.
-      args: [{ targetTime: target.utc, ...(options.port !== undefined ? { port: options.port } : {}) }],
+      args: [{ targetTime: target.latest ? 'latest' : target.utc, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.source ? { source: options.source } : {}) }],
       typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
     });
     process.stderr.write(`started workflow ${handle.workflowId} (temporal workflow show --workflow-id ${handle.workflowId} --namespace ${config.temporal.namespace})\n`);

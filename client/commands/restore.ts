@@ -9,6 +9,7 @@ import { readCatalog } from '../../lib/catalog/catalog';
 import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { InputInvalid, OperationRefused } from '../../lib/errors';
+import type { CopySource } from '../../lib/restore/fetch';
 import { DATABASE_NAME } from '../../lib/restore/load';
 import { locateBackup } from '../../lib/restore/locate';
 import { buildStores } from '../../lib/deps';
@@ -47,11 +48,22 @@ export async function listRestorable(config: Config): Promise<string> {
   return table(rows);
 }
 
-export async function startRestore(client: Client, config: Config, args: { backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string }) {
+export async function startRestore(
+  client: Client,
+  config: Config,
+  args: { backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string; source?: CopySource; targetServer?: { host: string; port: number } },
+) {
   return client.workflow.start(restoreDatabase, {
     taskQueue: args.taskQueue ?? config.temporal.taskQueue,
     workflowId: `restore-${args.verifyOnly ? 'verify' : 'db'}-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
-    args: [{ backup: args.backup, ...(args.targetDatabase ? { targetDatabase: args.targetDatabase } : {}), ...(args.verifyOnly ? { verifyOnly: true } : {}), ...(args.replaceProduction ? { replaceProduction: true } : {}) }],
+    args: [{
+      backup: args.backup,
+      ...(args.targetDatabase ? { targetDatabase: args.targetDatabase } : {}),
+      ...(args.verifyOnly ? { verifyOnly: true } : {}),
+      ...(args.replaceProduction ? { replaceProduction: true } : {}),
+      ...(args.source ? { source: args.source } : {}),
+      ...(args.targetServer ? { target: { postgres: args.targetServer } } : {}),
+    }],
     typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: args.verifyOnly ? 'verify' : 'restore', LifeboatBackupId: args.backup, LifeboatDatabase: config.db.name }),
   });
 }
@@ -94,6 +106,8 @@ export const restoreCommands: CommandSpec[] = [
       { flags: '--confirm <dbname>', description: 'replace the production database (must name it); it is kept, renamed, never dropped' },
       { flags: '--pitr <time>', description: 'point-in-time recovery to TIME, e.g. "2025-10-17 14:30:00+00"' },
       { flags: '--port <port>', description: 'port of the cluster point-in-time recovery starts' },
+      { flags: '--source <copy>', description: 'copy to read: local (BACKUP_ROOT and the local WAL archive), remote (the off-site store only) or auto (local first; default)' },
+      { flags: '--target-server <host:port>', description: 'restore a dump into another PostgreSQL server (e.g. a new cluster), reached with DB_USER / PGPASSWORD' },
       { flags: '--no-wait', description: 'start the workflow and return' },
     ],
     async run([backup], opts) {
@@ -102,18 +116,24 @@ export const restoreCommands: CommandSpec[] = [
         process.stdout.write(await listRestorable(config));
         return;
       }
+      const source = parseSourceOption(opts.source);
       if (opts.pitr !== undefined) {
         const port = opts.port !== undefined ? Number(opts.port) : undefined;
         if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new InputInvalid('--port', `must be a TCP port (got "${String(opts.port)}")`);
+        if (opts.targetServer !== undefined) throw new InputInvalid('--target-server', 'point-in-time recovery builds a new cluster on the backup host; choose its port with --port');
         const { runPitrRestore } = await import('./pitr');
-        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false });
+        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, ...(source ? { source } : {}) });
         return;
       }
       if (!backup) throw new InputInvalid('backup', 'is required', 'name a backup from `lifeboat restore --list`, or use --list / --pitr');
+      const targetServer = opts.targetServer !== undefined ? parseHostPort(String(opts.targetServer), '--target-server') : undefined;
+      if (targetServer && opts.confirm !== undefined) throw new InputInvalid('--target-server', 'cannot be combined with --confirm: only the configured production database is replaced');
       const checked = await checkRestoreInput(config, backup, opts);
       const client = await connectClient(config);
       try {
-        const handle = await startRestore(client, config, { backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace });
+        const handle = await startRestore(client, config, {
+          backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace, ...(source ? { source } : {}), ...(targetServer ? { targetServer } : {}),
+        });
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
         if (opts.wait === false) return;
         let approvalSent = false;
@@ -173,3 +193,19 @@ export const restoreCommands: CommandSpec[] = [
     },
   },
 ];
+
+/** `--source`: which copy a restore reads. */
+export function parseSourceOption(value: unknown): CopySource | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (text !== 'local' && text !== 'remote' && text !== 'auto') throw new InputInvalid('--source', `"${text}" is not one of local, remote, auto`, 'e.g. --source remote to read the off-site copy only');
+  return text;
+}
+
+/** `host:port` (an IPv6 address in brackets), as a restore target: no credentials, no path. */
+export function parseHostPort(value: string, field: string): { host: string; port: number } {
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new InputInvalid(field, `"${value}" is not host:port`, 'e.g. 127.0.0.1:5433; credentials come from DB_USER / PGPASSWORD');
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}

@@ -58,10 +58,10 @@ export async function readCatalog(local: Store, remote: Store | undefined): Prom
 
 /**
  * Base backups with their artifact present in `local` and/or `remote` (metadata without its artifact
- * is not a copy), and which copies each has (local first).
+ * is not a copy), and which copies each has (local first). Leave a store out to ignore its copies.
  */
-export async function readBaseBackups(local: Store, remote: Store | undefined): Promise<{ bases: BaseMetadata[]; copies: Map<string, ('local' | 'remote')[]> }> {
-  const [localCopies, remoteCopies] = await Promise.all([scanStore(local, ['base/']), remote ? scanStore(remote, ['base/']) : Promise.resolve([])]);
+export async function readBaseBackups(local: Store | undefined, remote: Store | undefined): Promise<{ bases: BaseMetadata[]; copies: Map<string, ('local' | 'remote')[]> }> {
+  const [localCopies, remoteCopies] = await Promise.all([local ? scanStore(local, ['base/']) : Promise.resolve([]), remote ? scanStore(remote, ['base/']) : Promise.resolve([])]);
   const bases = new Map<string, BaseMetadata>();
   const copies = new Map<string, ('local' | 'remote')[]>();
   for (const [where, list] of [['local', localCopies], ['remote', remoteCopies]] as const) {

@@ -54,13 +54,14 @@ export interface ArchivedWal {
 
 /**
  * Every archived WAL file: the local archive first, then the files only shipped (metadata in
- * `remote`). `localNames` are the local archive's names, sorted.
+ * `remote`). `localNames` are the local archive's names, sorted. Without `archiveDir`, only the
+ * shipped files (a recovery from the off-site copy only).
  */
-export async function listArchivedWal(archiveDir: string, remote: Store | undefined): Promise<{ files: ArchivedWal[]; localNames: string[] }> {
-  const localNames = await localWalFiles(archiveDir);
+export async function listArchivedWal(archiveDir: string | undefined, remote: Store | undefined): Promise<{ files: ArchivedWal[]; localNames: string[] }> {
+  const localNames = archiveDir ? await localWalFiles(archiveDir) : [];
   const files: ArchivedWal[] = [];
   for (const name of localNames) {
-    const info = await stat(join(archiveDir, name)).catch(() => undefined);
+    const info = await stat(join(archiveDir!, name)).catch(() => undefined);
     if (info) files.push({ name, archivedAt: info.mtime.toISOString(), source: 'local' });
   }
   if (remote) {

@@ -71,7 +71,8 @@ const SHIP_BATCH_WINDOW_MICROS = 15 * 60 * 1e6;
 
 /**
  * Choose the newest base backup that finished at or before the target and check the WAL from its
- * start to the target. Refuses (InputInvalid on --pitr) a target earlier than every base backup,
+ * start to the target (for `latest`: the newest base backup, and every segment from its start to the
+ * end of the archive, which must have no gap). Refuses (InputInvalid on --pitr) a target earlier than every base backup,
  * and (BackupNotFound) when there is no base backup at all. The WAL verdict is returned, not
  * thrown: see assertRecoverable.
  */
@@ -126,6 +127,13 @@ export function choosePitrPlan(input: PitrPlanInput): PitrPlan {
         segments.push({ name, source: 'base' });
         continue;
       }
+      if (target.latest && (!newest || segno > newest.segno)) {
+        // `latest`: the end of the archive is the target; replay stops where the WAL does.
+        const last = segments[segments.length - 1]!;
+        const lastFile = available.get(segno - 1);
+        continuity = { verdict: 'complete', reachedBy: { segment: last.name, archivedAt: lastFile?.archivedAt ?? base.finishedAt } };
+        break;
+      }
       if (!newest || segno > newest.segno) {
         const at = newest ? `the newest archived segment is ${newest.file.name}, archived ${humanUtc(micros(newest.file.archivedAt))}` : 'nothing is archived after the base backup';
         continuity = {
@@ -139,7 +147,7 @@ export function choosePitrPlan(input: PitrPlanInput): PitrPlan {
       break;
     }
     segments.push({ name, source: file.source });
-    if (micros(file.archivedAt) >= target.epochMicros) {
+    if (!target.latest && micros(file.archivedAt) >= target.epochMicros) {
       // Archive times only bound a segment's contents from above: the archiver may be catching up
       // (local) and shipping runs in batches (remote-only: the time is when it was shipped). The
       // segments archived in the same burst as this one may still hold WAL from before the target,

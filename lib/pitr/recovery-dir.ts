@@ -198,8 +198,8 @@ export function writeFetchedWal(paths: RecoveryPaths, name: string, raw: Buffer,
 
 export interface RecoverySettings {
   restoreCommand: string;
-  /** recovery_target_time, as PitrTarget.postgres. */
-  targetTime: string;
+  /** recovery_target_time, as PitrTarget.postgres; undefined (or empty) replays to the end of the WAL (`latest`). */
+  targetTime?: string;
   port: number;
   socketDir: string;
   clusterName: string;
@@ -231,8 +231,7 @@ export function recoveryConf(settings: RecoverySettings): string {
     `# --- lifeboat point-in-time recovery (${settings.origin}) ---`,
     '# A restored copy: it must never archive into the production WAL archive, and listens on loopback only.',
     `restore_command = ${confQuote(settings.restoreCommand)}`,
-    `recovery_target_time = ${confQuote(settings.targetTime)}`,
-    "recovery_target_action = 'promote'",
+    ...(settings.targetTime ? [`recovery_target_time = ${confQuote(settings.targetTime)}`, "recovery_target_action = 'promote'"] : ['# no recovery target: replay to the end of the archived WAL, then promote']),
     "recovery_target_timeline = 'current'",
     'archive_mode = off',
     "archive_command = ''",

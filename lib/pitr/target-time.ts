@@ -7,7 +7,7 @@
 import { InputInvalid } from '../errors';
 
 export const PITR_FIELD = '--pitr';
-const FORMAT_HINT = 'write the time as YYYY-MM-DD HH:MM[:SS[.ffffff]] with an optional offset, e.g. "2025-10-17 14:30:00+00"';
+const FORMAT_HINT = 'write the time as YYYY-MM-DD HH:MM[:SS[.ffffff]] with an optional offset, e.g. "2025-10-17 14:30:00+00", or `latest` for the end of the archived WAL';
 
 export interface PitrTarget {
   /** What the operator typed. */
@@ -20,7 +20,15 @@ export interface PitrTarget {
   postgres: string;
   /** How the input was read: `offset` when it carried one, else the IANA zone it was read in. */
   interpretedIn: string;
+  /**
+   * `latest`: recover to the end of the archived WAL (no recovery_target_time). `epochMicros`/`utc`
+   * are then the moment the recovery was planned, and `postgres` is empty.
+   */
+  latest?: boolean;
 }
+
+/** What `--pitr latest` (and the DR runbook's default) asks for: the end of the archive. */
+export const LATEST = 'latest';
 
 const TIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(?:([Zz]|UTC|utc)|([+-])(\d{2})(?::?(\d{2}))?)?$/;
@@ -98,6 +106,10 @@ function formatOffset(offsetMs: number): string {
 export function parseTargetTime(text: string, zone: string, now: Date): PitrTarget {
   const input = text.trim();
   if (input === '') throw new InputInvalid(PITR_FIELD, 'is empty', FORMAT_HINT);
+  if (input.toLowerCase() === LATEST) {
+    const nowMicros = now.getTime() * 1000;
+    return { input: LATEST, epochMicros: nowMicros, utc: utcForms(nowMicros).utc, postgres: '', interpretedIn: 'offset', latest: true };
+  }
   const m = TIME_PATTERN.exec(input);
   if (!m) throw new InputInvalid(PITR_FIELD, `"${input}" is not a date and time`, FORMAT_HINT);
   const [, ys, mos, ds, hs, mis, ss, fs, utcMark, sign, ohs, oms] = m;

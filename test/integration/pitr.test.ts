@@ -133,6 +133,48 @@ describe('restorePointInTime on the real stack', () => {
     expect(newTimelines).toEqual([]);
   });
 
+  it('recovers to `latest` from the off-site copies only, into the target port: every row in shipped WAL is there', { timeout: 600_000 }, async () => {
+    const config = worker.config;
+    expect(config.remote.enabled).toBe(true);
+    const base = (await worker.env.client.workflow.execute('backupBase', { taskQueue: worker.taskQueue, workflowId: `test-pitr-base-${Date.now()}`, args: [{}] })) as BackupBaseResult;
+    await withClient(config, database, (c) => c.query("INSERT INTO items (phase) SELECT 'shipped' FROM generate_series(1, 40)"));
+    await switchAndArchive(config);
+    await worker.env.client.workflow.execute('shipWal', { taskQueue: worker.taskQueue, workflowId: `test-pitr-ship-${Date.now()}`, args: [{}] });
+    // Committed after the last shipped segment: only in the local archive, so an off-site recovery lacks it.
+    await withClient(config, database, (c) => c.query("INSERT INTO items (phase) SELECT 'local-only' FROM generate_series(1, 7)"));
+    await switchAndArchive(config);
+
+    const port = await freePort();
+    const result = (await worker.env.client.workflow.execute('restorePointInTime', {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-pitr-latest-${Date.now()}`,
+      args: [{ targetTime: 'latest', source: 'remote', target: { postgres: { host: '127.0.0.1', port } } }],
+    })) as RestorePointInTimeResult;
+    recovered.push(result.dataDir);
+    expect(result).toMatchObject({ port, source: 'remote', targetLatest: true });
+    expect(result.baseKey >= base.key).toBe(true);
+    // Replay read only what was fetched from S3 into the run's wal/ directory, never the local archive.
+    const auto = readFileSync(join(result.dataDir, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).not.toContain('recovery_target_time');
+    expect(auto).toMatch(/restore_command = '.*wal fetch --no-remote --archive-dir '?'?[^ ]*\/wal'?'? %f %p'/);
+    expect(auto).not.toContain('wal-archive');
+    const phases = await withClient(config, database, async (c) => (await c.query<{ phase: string; n: string }>('SELECT phase, count(*) AS n FROM items GROUP BY phase ORDER BY phase')).rows, port, '127.0.0.1');
+    expect(phases.find((p) => p.phase === 'shipped')).toEqual({ phase: 'shipped', n: '40' });
+    expect(phases.find((p) => p.phase === 'local-only')).toBeUndefined();
+    expect(result.recoveryPoint.lastTransactionAt).toBeDefined();
+  });
+
+  it('refuses a bad source or target before any work', async () => {
+    const before = listing(worker.config.restore.dataRoot);
+    const start = (args: Record<string, unknown>): Promise<unknown> =>
+      worker.env.client.workflow.execute('restorePointInTime', { taskQueue: worker.taskQueue, workflowId: `test-pitr-bad-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`, args: [{ targetTime: 'latest', ...args }] });
+    expect(await refusal(start({ source: 'tape' }))).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/^source: "tape" is not one of local, remote, auto/) });
+    expect(await refusal(start({ target: { postgres: { host: '10.1.2.3', port: 5433 } } }))).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/^target\.postgres\.host: "10\.1\.2\.3": point-in-time recovery builds a new cluster/) });
+    expect(await refusal(start({ target: { postgres: { port: 5433, password: 'x' } } }))).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/^target\.postgres: unknown field target\.postgres\.password/) });
+    expect(await refusal(start({ port: 5433, target: { postgres: { port: 5434 } } }))).toMatchObject({ type: 'InputInvalid', message: expect.stringContaining('differs from port 5433') });
+    expect(listing(worker.config.restore.dataRoot)).toEqual(before);
+  });
+
   it('refuses a target before the oldest base backup before any work, creating nothing', async () => {
     const before = listing(worker.config.restore.dataRoot);
     const { type, message } = await refusal(run('2001-02-03 04:05:06+00'));

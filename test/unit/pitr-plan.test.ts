@@ -226,6 +226,28 @@ describe('choosePitrPlan', () => {
     expect(() => choosePitrPlan({ target: at('2025-10-17 10:00+00'), bases: [], wal: archive() })).toThrow(BackupNotFound);
   });
 
+  it('`latest`: the newest base backup and every segment from its start to the end of the archive', () => {
+    const latest = parseTargetTime('latest', 'UTC', NOW);
+    expect(latest).toMatchObject({ input: 'latest', latest: true, postgres: '' });
+    const plan = choosePitrPlan({ target: latest, bases: [BASE_A, BASE_B], wal: archive() });
+    expect(plan.base.key).toBe(BASE_B.key);
+    expect(plan.segments.map((s) => s.name)).toEqual(names(0x30, 0x40));
+    expect(plan.continuity).toEqual({ verdict: 'complete', reachedBy: { segment: seg(0x40), archivedAt: archivedAt(0x40) } });
+    expect(() => assertRecoverable(plan)).not.toThrow();
+  });
+
+  it('`latest` with nothing archived after the base backup replays its own WAL only', () => {
+    const plan = choosePitrPlan({ target: parseTargetTime('LATEST', 'UTC', NOW), bases: [BASE_B], wal: archive(0x08, 0x20) });
+    expect(plan.segments).toEqual([{ name: seg(0x30), source: 'base' }, { name: seg(0x31), source: 'base' }]);
+    expect(plan.continuity).toEqual({ verdict: 'complete', reachedBy: { segment: seg(0x31), archivedAt: BASE_B.finishedAt } });
+  });
+
+  it('`latest` refuses a gap: WAL after it would be silently lost', () => {
+    const plan = choosePitrPlan({ target: parseTargetTime('latest', 'UTC', NOW), bases: [BASE_A, BASE_B], wal: archive(0x08, 0x40, [0x38]) });
+    expect(plan.continuity).toMatchObject({ verdict: 'gap', firstMissing: seg(0x38) });
+    expect(() => assertRecoverable(plan)).toThrow(BackupNotFound);
+  });
+
   it('names the first missing segment of a gap', () => {
     const plan = choosePitrPlan({ target: at('2025-10-17 14:30+00'), bases: [BASE_A, BASE_B], wal: archive(0x08, 0x40, [0x35, 0x36]) });
     expect(plan.continuity).toMatchObject({ verdict: 'gap', firstMissing: seg(0x35) });
