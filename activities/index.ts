@@ -5,6 +5,8 @@
  */
 import type { Deps } from '../lib/deps';
 import { createBackupActivities } from './backup';
+import { createConfigFileActivities } from './config-files';
+import { createDrActivities } from './dr';
 import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
 import { createMinioActivities } from './minio';
@@ -31,6 +33,8 @@ export function createActivities(deps: Deps) {
       ...createNotifyActivities(deps),
       ...createRetentionActivities(deps),
       ...createMonitorActivities(deps),
+      ...createConfigFileActivities(deps),
+      ...createDrActivities(deps),
     },
     deps.config.secretValues,
     deps.config.backupRoot,

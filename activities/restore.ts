@@ -29,7 +29,7 @@ export const VERIFY_DATABASE_PREFIX = 'lifeboat_verify_';
 
 export interface FoundBackup {
   key: string;
-  kind: 'logical' | 'globals' | 'base' | 'wal';
+  kind: 'logical' | 'globals' | 'base' | 'wal' | 'config';
   tier?: string;
   database?: string;
   finishedAt: string;

@@ -3,7 +3,7 @@
  * of artifact without restoring it. Each returns a VerificationResult; recordVerification merges it
  * into the record beside the artifact, per copy.
  *
- *  listVerifyTargets     backups (dumps, globals, base backups), the WAL archive, MinIO snapshots
+ *  listVerifyTargets     backups (dumps, globals, base backups, configuration archives), the WAL archive, MinIO snapshots
  *  listBackupKeys        the backup keys alone (kept for workflow histories that call it)
  *  verifyStoredBackup    checksums of local and remote copies, decrypt/decompress, content by kind
  *  verifyWalArchive      size and page header of every archived segment in scope, sha256 where recorded
@@ -61,9 +61,9 @@ export function createVerifyActivities({ config, logger, stores, keys: keyRing }
   const snapshotDir = snapshotDirOf(stores.snapshots);
   const roots = { backupRoot: config.backupRoot, minioBackupRoot: stores.snapshots.root };
 
-  /** Dumps, globals and base backups in scope, newest first. */
+  /** Dumps, globals, base backups and configuration archives in scope, newest first. */
   const backupKeys = (entries: CatalogEntry[], scope: 'latest' | 'all'): string[] => {
-    const backups = entries.filter((e) => e.metadata.kind === 'logical' || e.metadata.kind === 'globals' || e.metadata.kind === 'base');
+    const backups = entries.filter((e) => e.metadata.kind === 'logical' || e.metadata.kind === 'globals' || e.metadata.kind === 'base' || e.metadata.kind === 'config');
     if (scope === 'all') return backups.map((e) => e.key);
     // Latest: the newest dump and the newest globals of each tier, and the newest base backup.
     return newestPerGroup(backups, (e) => ('tier' in e.metadata ? `${e.metadata.kind}:${e.metadata.tier}` : e.metadata.kind)).map((e) => e.key);

@@ -8,7 +8,9 @@ import { LIFEBOAT_VERSION } from '../lib/version';
 import type { CommandSpec } from './command-table';
 import { backupCommands } from './commands/backup';
 import { configCommands } from './commands/config';
+import { configFileCommands } from './commands/config-files';
 import { healthCommands } from './commands/health';
+import { drCommands } from './commands/dr';
 import { minioCommands } from './commands/minio';
 import { maintenanceCommands } from './commands/maintenance';
 import { restoreCommands } from './commands/restore';
@@ -18,13 +20,16 @@ import { startCommands } from './commands/start';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')
     .description('durable backup and disaster recovery for PostgreSQL + MinIO, on Temporal')
     .version(LIFEBOAT_VERSION)
     .exitOverride()
+    // A command may also be a group (`restore <backup>` and `restore config`): options after a
+    // subcommand's name are that subcommand's, so `restore config --target DIR` is not `restore --target DB`.
+    .enablePositionalOptions()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'lifeboat: ')) });
   const groups = new Map<string, Command>();
   for (const spec of commands) {
@@ -32,7 +37,7 @@ export function buildProgram(commands: CommandSpec[], setExit: (code: number) =>
     let parent = program;
     for (const word of words.slice(0, -1)) {
       const key = `${parent.name()}/${word}`;
-      let group = groups.get(key);
+      let group = groups.get(key) ?? parent.commands.find((c) => c.name() === word)?.enablePositionalOptions();
       if (!group) {
         group = parent.command(word).exitOverride();
         groups.set(key, group);

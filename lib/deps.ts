@@ -9,8 +9,11 @@
 import type { PrivateKey } from 'openpgp';
 import type { Config } from './config/load';
 import { loadPrivateKeys, loadPublicKey, type EncryptionKey } from './crypto/openpgp';
+import { dnsProviderFromConfig } from './dns/from-config';
 import type { DnsProvider } from './dns/provider';
+import type { EnvironmentKind } from './environment/kinds';
 import type { EnvironmentProvider } from './environment/provider';
+import { environmentProviderFor } from './environment/providers';
 import type { Logger } from './logger';
 import { BucketStore } from './minio/bucket-store';
 import type { Alert } from './notify/alert';
@@ -70,10 +73,15 @@ export interface Deps {
   keys: KeyRing;
   pgTools: PgTools;
   notifier: Notifier;
-  /** Filled by the disaster-recovery work: where a DR restore builds its new endpoints. */
+  /** Runbook step 2: the provider DR_ENVIRONMENT names (lib/environment/providers.ts). */
   environment?: EnvironmentProvider;
-  /** Filled by the disaster-recovery work: the record switched to the restored endpoints. */
+  /** The DNS switch of runbook step 8 (DR_DNS_PROVIDER); undefined when it is `none`. */
   dns?: DnsProvider;
+  /**
+   * The environment provider of `kind` (a DR run's `environment` input may name another than
+   * DR_ENVIRONMENT's); InputInvalid naming the missing settings when that kind is not configured.
+   */
+  environments: (kind: EnvironmentKind) => EnvironmentProvider;
 }
 
 export function buildStores(config: Config): Stores {
@@ -100,6 +108,16 @@ export function buildKeyRing(encryption: Config['encryption']): KeyRing {
   return { publicKey: () => loadPublicKey(encryption), privateKeys: () => loadPrivateKeys(encryption) };
 }
 
+/** Providers by kind, each built once, on first use (so a kind that is not configured fails only when asked for). */
+function environmentsOf(config: Config, logger: Logger): (kind: EnvironmentKind) => EnvironmentProvider {
+  const built = new Map<EnvironmentKind, EnvironmentProvider>();
+  return (kind) => {
+    let provider = built.get(kind);
+    if (!provider) built.set(kind, (provider = environmentProviderFor(kind, config, logger)));
+    return provider;
+  };
+}
+
 /** The composition root's builder; `overrides` replaces chosen parts (tests). */
 export function buildDeps(config: Config, logger: Logger, overrides: Partial<Omit<Deps, 'config' | 'logger'>> = {}): Deps {
   return {
@@ -109,6 +127,9 @@ export function buildDeps(config: Config, logger: Logger, overrides: Partial<Omi
     keys: buildKeyRing(config.encryption),
     pgTools: { path: (tool, serverMajor) => pgToolPath(config.db, tool, serverMajor), env: (database, tool) => pgToolEnv(config.db, database, tool) },
     notifier: { channelsFor: (alert) => channelsFor(alert, config), send: (channel, alert) => sendToChannel(channel, alert, config) },
+    dns: dnsProviderFromConfig(config.dns),
+    environment: environmentProviderFor(config.environment.kind, config, logger, 'DR_ENVIRONMENT'),
+    environments: environmentsOf(config, logger),
     ...overrides,
   };
 }

@@ -55,7 +55,7 @@ if (mode === 'start') {
 } else if (mode === 'test') {
   step('lint (eslint)', process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
   step('typecheck (tsc --noEmit)', process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit']);
-  step('tools (temporal, minio, postgresql-15, gpg, zstd)', process.execPath, [cli, 'tools', 'ensure']);
+  step('tools (temporal, minio, postgresql-15, gpg, zstd, bind9, bind9-dnsutils)', process.execPath, [cli, 'tools', 'ensure']);
   const report = path.join(root, '.vitest-report.json');
   fs.rmSync(report, { force: true });
   step('tests (vitest: unit + integration)', process.execPath, [

@@ -13,3 +13,6 @@ export { mirrorBuckets } from './mirror-buckets';
 export { replicateBuckets } from './replicate-buckets';
 export { verifyBuckets } from './verify-buckets';
 export { restoreBucket } from './restore-bucket';
+export { disasterRecovery } from './disaster-recovery';
+export { backupConfigFiles } from './backup-config-files';
+export { restoreConfigFiles } from './restore-config-files';

@@ -2,7 +2,7 @@
  * monitorBackups: the seed's hourly `monitor-backups.sh`. Collect the facts on the backup host,
  * compute the seed's metrics JSON and one evaluation per condition (backup age, size anomaly, disk
  * usage, success rate, remote sync, database reachable, archiver failures, WAL archive age,
- * verification), write the metrics, and send alerts
+ * verification, configuration backup age and success rate), write the metrics, and send alerts
  * for conditions that started or cleared (deduplicated; a resolve when a condition clears).
  */
 import { proxyActivities } from '@temporalio/workflow';

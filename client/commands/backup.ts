@@ -4,6 +4,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { readCatalog, type CatalogEntry } from '../../lib/catalog/catalog';
+import { listConfigBackups, type ConfigBackupEntry } from '../../lib/catalog/config';
 import { formatStamp, isTier, TIERS, type Tier } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { InputInvalid } from '../../lib/errors';
@@ -76,6 +77,15 @@ export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = D
   return rows;
 }
 
+/** Rows of `backups list` for unchanged configuration records (same columns as catalogRows). */
+export function unchangedConfigRows(entries: ConfigBackupEntry[], now = Date.now()): string[][] {
+  return entries.flatMap((e) =>
+    e.kind === 'unchanged'
+      ? [['config', '-', e.finishedAt.slice(0, 19).replace('T', ' '), formatAge((now - Date.parse(e.finishedAt)) / 1000), 'unchanged', e.local ? 'yes' : '-', e.remote ? 'yes' : '-', '-', '-', `${e.key} (= ${e.record.sameAs})`]]
+      : [],
+  );
+}
+
 export const backupCommands: CommandSpec[] = [
   {
     name: 'backup postgres',
@@ -110,20 +120,23 @@ export const backupCommands: CommandSpec[] = [
   },
   {
     name: 'backups list',
-    summary: 'list backups (dumps, globals, base backups with metadata): local and remote copies, each copy\'s last verification',
+    summary: 'list backups (dumps, globals, base backups, configuration files, with metadata): local and remote copies, each copy\'s last verification',
     options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
     async run(_args, opts) {
       const { config } = loadCliContext();
       const stores = buildStores(config);
       const remote = opts.local ? undefined : stores.remote;
       const entries = await readCatalog(stores.local, remote);
+      // Configuration backups that found nothing changed: a record naming the archive with their files.
+      const unchanged = (await listConfigBackups(stores.local, remote)).filter((e) => e.kind === 'unchanged');
       if (opts.json) {
         const withVerification = entries.map((e) => ({ ...e, verification: readVerification(config.backupRoot, e.key) ?? null }));
-        process.stdout.write(`${JSON.stringify(withVerification, null, 2)}\n`);
-      } else if (entries.length === 0) {
+        const records = unchanged.map((e) => ({ key: e.key, metadata: e.record, local: e.local, remote: e.remote }));
+        process.stdout.write(`${JSON.stringify([...withVerification, ...records], null, 2)}\n`);
+      } else if (entries.length === 0 && unchanged.length === 0) {
         process.stdout.write(`no backups in ${config.backupRoot}${remote ? ` or ${remote.location}` : ''}\n`);
       } else {
-        process.stdout.write(table(catalogRows(entries, config.backupRoot)));
+        process.stdout.write(table([...catalogRows(entries, config.backupRoot), ...unchangedConfigRows(unchanged)]));
       }
     },
   },

@@ -10,7 +10,7 @@ const settingsFor = (opts: Record<string, unknown>) => stackSettings(process.env
 export const stackCommands: CommandSpec[] = [
   {
     name: 'stack up',
-    summary: 'start the embedded Temporal, PostgreSQL and MinIO servers (idempotent)',
+    summary: 'start the embedded Temporal, PostgreSQL, MinIO and BIND 9 servers (idempotent)',
     options: [profileOption],
     async run(_args, opts) {
       const settings = settingsFor(opts);
@@ -48,7 +48,7 @@ export const stackCommands: CommandSpec[] = [
   },
   {
     name: 'tools ensure',
-    summary: 'build or install missing servers and tools (temporal, minio, postgresql-15, gpg, zstd)',
+    summary: 'build or install missing servers and tools (temporal, minio, postgresql-15, gpg, zstd, bind9, bind9-dnsutils)',
     async run() {
       const tools = await ensureTools(stackSettings().toolsDir);
       process.stdout.write(`${Object.entries(tools).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);

@@ -5,6 +5,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputInvalid } from '../../lib/errors';
+import { defaultToolsDir } from '../../lib/servers/binaries';
 
 export interface StackPorts {
   temporal: number;
@@ -14,6 +15,8 @@ export interface StackPorts {
   minioSourceConsole: number;
   minioBackup: number;
   minioBackupConsole: number;
+  /** BIND 9 (UDP and TCP), primary for the demo zone the DR runbook switches. */
+  dns: number;
 }
 
 export interface StackSettings {
@@ -33,6 +36,7 @@ export const DEFAULT_PORTS: StackPorts = {
   minioSourceConsole: 19001,
   minioBackup: 19100,
   minioBackupConsole: 19101,
+  dns: 15353,
 };
 
 /** Ports of the test suite's stack: the developer's stack can keep running during `npm test`. */
@@ -44,6 +48,7 @@ export const TEST_PORTS: StackPorts = {
   minioSourceConsole: 19011,
   minioBackup: 19110,
   minioBackupConsole: 19111,
+  dns: 15363,
 };
 
 const PORT_ENV: Record<keyof StackPorts, string> = {
@@ -54,11 +59,10 @@ const PORT_ENV: Record<keyof StackPorts, string> = {
   minioSourceConsole: 'LIFEBOAT_STACK_MINIO_SOURCE_CONSOLE_PORT',
   minioBackup: 'LIFEBOAT_STACK_MINIO_BACKUP_PORT',
   minioBackupConsole: 'LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT',
+  dns: 'LIFEBOAT_STACK_DNS_PORT',
 };
 
-export function defaultToolsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LIFEBOAT_TOOLS_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lifeboat', 'bin');
-}
+export { defaultToolsDir };
 
 /**
  * The default data directory. As root it is under /var/lib so that the `postgres` OS user (which

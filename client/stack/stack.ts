@@ -1,6 +1,7 @@
 /**
  * `lifeboat stack up|down|status`: the embedded local stack (Temporal dev server, PostgreSQL 15,
- * MinIO source and backup) on loopback, for development, the main job and the test suite.
+ * MinIO source and backup, BIND 9 with the DR demo zone) on loopback, for development, the main job
+ * and the test suite.
  *
  * up:     builds/installs missing tools, starts what is not already running (a second `up` starts
  *         nothing), waits for readiness by polling, seeds sample data once, writes lifeboat.env.
@@ -23,6 +24,7 @@ import { isOurProcess, portOpen, stopProcess } from './processes';
 import type { StackSettings } from './settings';
 import { raiseRetention, startTemporal, temporalMarkers, temporalPaths, waitForTemporal, type TemporalServerOptions } from './temporal-server';
 import { ensureTools, findPgBin, type Tools } from './tools';
+import { bindMarkers, bindSettings, startBind, STACK_DNS_ZONE, waitForBind, type BindServerOptions } from './bind-server';
 
 export const SOURCE_BUCKETS = ['company-data', 'embeddings', 'user-uploads'] as const;
 export const OFFSITE_BUCKET = 'corporate-intel-backups';
@@ -95,9 +97,10 @@ interface Components {
   postgres: PostgresServerOptions;
   minioSource: MinioServerOptions;
   minioBackup: MinioServerOptions;
+  bind: BindServerOptions;
 }
 
-function components(settings: StackSettings, tools: Pick<Tools, 'temporal' | 'minio' | 'pgBin'>, secrets: StackSecrets): Components {
+function components(settings: StackSettings, tools: Pick<Tools, 'temporal' | 'minio' | 'pgBin' | 'named' | 'tsigKeygen'>, secrets: StackSecrets): Components {
   const { dir, host, ports } = settings;
   const paths = stackPaths(dir);
   return {
@@ -105,6 +108,9 @@ function components(settings: StackSettings, tools: Pick<Tools, 'temporal' | 'mi
     postgres: { pgBin: tools.pgBin, dir, host, port: ports.postgres, password: secrets.postgresPassword, archiveCommand: stackArchiveCommand(paths) },
     minioSource: { binary: tools.minio, dir, role: 'source', host, port: ports.minioSource, consolePort: ports.minioSourceConsole, rootUser: secrets.minioUser, rootPassword: secrets.minioSourcePassword },
     minioBackup: { binary: tools.minio, dir, role: 'backup', host, port: ports.minioBackup, consolePort: ports.minioBackupConsole, rootUser: secrets.minioUser, rootPassword: secrets.minioBackupPassword },
+    // The demo zone: db.<zone> is the production name (pointing at the stack's PostgreSQL host) a
+    // failover switches; a drill switches drill.<zone> and removes it again.
+    bind: { named: tools.named, tsigKeygen: tools.tsigKeygen, dir, host, port: ports.dns, zone: STACK_DNS_ZONE, records: [{ name: 'db', type: 'A', value: host }], logFile: join(paths.logs, 'bind.log') },
   };
 }
 
@@ -185,6 +191,8 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
       () => startMinio(c.minioSource), (alive) => waitForMinio(c.minioSource, alive)),
     startDaemonComponent('minio-backup', minioMarkers(tools.minio, settings.dir, 'backup'), settings.ports.minioBackup, 'LIFEBOAT_STACK_MINIO_BACKUP_PORT',
       () => startMinio(c.minioBackup), (alive) => waitForMinio(c.minioBackup, alive)),
+    startDaemonComponent('bind', bindMarkers(tools.named, settings.dir), settings.ports.dns, 'LIFEBOAT_STACK_DNS_PORT',
+      () => startBind(c.bind), (alive) => waitForBind(c.bind, alive)),
     startPg(),
   ]);
   saveState(paths.state, state);
@@ -202,11 +210,11 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
   if (objects > 0) progress(`put ${objects} sample objects into ${SOURCE_BUCKETS.join(', ')}`);
   await ensureBucket(minioClient(c.minioBackup), OFFSITE_BUCKET);
 
-  writeEnvFile(settings, tools, secrets, keys);
+  writeEnvFile(settings, tools, secrets, keys, bindSettings(c.bind));
   return { started, alreadyRunning, envFile: paths.envFile, uiUrl: `http://${settings.host}:${settings.ports.temporalUi}`, seeded: { database: database.created, objects } };
 }
 
-function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secrets: StackSecrets, keys: ReturnType<typeof ensureStackKeys>): void {
+function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secrets: StackSecrets, keys: ReturnType<typeof ensureStackKeys>, dns: [string, string][]): void {
   const paths = stackPaths(settings.dir);
   const { host, ports } = settings;
   const lines: [string, string][] = [
@@ -223,6 +231,7 @@ function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secr
     ['MINIO_BACKUP_ENDPOINT', `http://${host}:${ports.minioBackup}`], ['MINIO_BACKUP_ACCESS_KEY', secrets.minioUser], ['MINIO_BACKUP_SECRET_KEY', secrets.minioBackupPassword],
     ['BUCKETS_TO_BACKUP', SOURCE_BUCKETS.join(',')], ['MINIO_BACKUP_ROOT', paths.minioBackupRoot],
     ['TEMPORAL_ADDRESS', `${host}:${ports.temporal}`], ['TEMPORAL_NAMESPACE', 'default'],
+    ...dns,
   ];
   const text = [
     `# Written by \`lifeboat stack up\` for the local stack in ${settings.dir}.`,
@@ -244,7 +253,7 @@ export interface ComponentStatus {
 export async function stackStatus(settings: StackSettings): Promise<ComponentStatus[]> {
   const state = loadState(stackPaths(settings.dir).state);
   const { host, ports } = settings;
-  const entries: [string, number][] = [['temporal', ports.temporal], ['postgres', ports.postgres], ['minio-source', ports.minioSource], ['minio-backup', ports.minioBackup]];
+  const entries: [string, number][] = [['temporal', ports.temporal], ['postgres', ports.postgres], ['minio-source', ports.minioSource], ['minio-backup', ports.minioBackup], ['bind', ports.dns]];
   return Promise.all(
     entries.map(async ([name, port]) => {
       const known = state.processes[name];
@@ -254,7 +263,7 @@ export async function stackStatus(settings: StackSettings): Promise<ComponentSta
   );
 }
 
-const COMPONENT_NAMES = ['temporal', 'postgres', 'minio-source', 'minio-backup'];
+const COMPONENT_NAMES = ['temporal', 'postgres', 'minio-source', 'minio-backup', 'bind'];
 
 /** Stop the named components if they are (still) ours; returns the names actually stopped. */
 async function stopComponents(settings: StackSettings, names: readonly string[]): Promise<string[]> {

@@ -1,6 +1,7 @@
 /**
  * Tool provisioning: builds the Temporal CLI and MinIO server from the Go module proxy into a cache
- * outside the clone, and installs PostgreSQL 15, GnuPG and zstd from Debian, each only when missing.
+ * outside the clone, and installs PostgreSQL 15, GnuPG, zstd and BIND 9 (bind9, bind9-dnsutils) from Debian,
+ * each only when missing.
  * Builds take minutes, so progress is printed as it happens; a missing prerequisite (no Go, no
  * apt-get, not root) is a clear error that says what to install.
  */
@@ -8,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrerequisiteMissing, StackFailed } from '../../lib/errors';
+import { findPgBin } from '../../lib/servers/binaries';
 
 export const TEMPORAL_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 export const MINIO_MODULE = 'github.com/minio/minio@latest';
@@ -19,6 +21,10 @@ export interface Tools {
   pgBin: string;
   gpg: string;
   zstd: string;
+  /** BIND 9's server (Debian bind9) for the stack's DNS zone. */
+  named: string;
+  /** BIND 9's key generator (bind9), for the zone's TSIG key. */
+  tsigKeygen: string;
 }
 
 type Progress = (line: string) => void;
@@ -29,12 +35,11 @@ function which(command: string): string | undefined {
   return result.status === 0 && path ? path : undefined;
 }
 
-/** Locate the PostgreSQL 15 server binaries (Debian layout), or undefined. */
-export function findPgBin(): string | undefined {
-  for (const dir of ['/usr/lib/postgresql/15/bin', '/usr/pgsql-15/bin']) {
-    if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
-  }
-  return undefined;
+export { findPgBin };
+
+/** A BIND program: on PATH, or in /usr/sbin (Debian's place, off a non-root user's PATH). */
+export function findSbin(command: string): string | undefined {
+  return which(command) ?? (existsSync(join('/usr/sbin', command)) ? join('/usr/sbin', command) : undefined);
 }
 
 async function goInstall(module: string, binary: string, toolsDir: string, progress: Progress): Promise<string> {
@@ -101,6 +106,9 @@ export async function ensureTools(toolsDir: string, progress: Progress = (l) => 
   if (!findPgBin()) debian.push('postgresql-15', 'postgresql-client-15');
   if (!which('gpg')) debian.push('gnupg');
   if (!which('zstd')) debian.push('zstd');
+  // BIND 9: the stack's DNS server for the DR runbook's switch, and its clients (nsupdate, dig).
+  if (!findSbin('named') || !findSbin('tsig-keygen')) debian.push('bind9');
+  if (!which('nsupdate') || !which('dig')) debian.push('bind9-dnsutils');
   if (debian.length > 0) aptInstall(debian, progress);
   const pgBin = findPgBin();
   if (!pgBin) throw new PrerequisiteMissing('PostgreSQL 15 server binaries not found', 'install postgresql-15 (Debian) so /usr/lib/postgresql/15/bin/initdb exists');
@@ -109,5 +117,5 @@ export async function ensureTools(toolsDir: string, progress: Progress = (l) => 
     goInstall(TEMPORAL_MODULE, 'temporal', toolsDir, progress),
     goInstall(MINIO_MODULE, 'minio', toolsDir, progress),
   ]);
-  return { temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd' };
+  return { temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd', named: findSbin('named') ?? 'named', tsigKeygen: findSbin('tsig-keygen') ?? 'tsig-keygen' };
 }

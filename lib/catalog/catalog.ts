@@ -5,10 +5,12 @@
  */
 import type { ArtifactMetadata, BaseMetadata } from './metadata';
 import { parseMetadata } from './metadata';
+import { CONFIG_PREFIX } from './layout';
 import { METADATA_SUFFIX } from './names';
 import { getBuffer, type ObjectInfo, type Store } from '../storage/store';
 
-export const BACKUP_PREFIXES = ['daily/', 'weekly/', 'monthly/', 'base/'] as const;
+/** Where artifacts with metadata live (configuration archives too: ./config.ts lists their unchanged records). */
+export const BACKUP_PREFIXES = ['daily/', 'weekly/', 'monthly/', 'base/', CONFIG_PREFIX] as const;
 
 export interface CatalogCopy {
   location: string;

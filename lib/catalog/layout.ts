@@ -9,6 +9,10 @@
  *   $BACKUP_ROOT/logs/                                  prune log, alert log
  *   $MINIO_BACKUP_ROOT/snapshots/<bucket>_<stamp>.tar.gz[.gpg]
  *   s3://$S3_BUCKET/minio-snapshots/<same file>
+ *   $BACKUP_ROOT/config/config_<stamp>.tar.zst[.gpg]    configuration files (+ .metadata.json)
+ *   $BACKUP_ROOT/config/config_<stamp>.unchanged.json   a run that found the same files as the last archive
+ *   s3://$S3_BUCKET/config/<same names>
+ *   $BACKUP_ROOT/dr-reports/<workflow id>.json + .md   disaster-recovery reports (and s3://$S3_BUCKET/dr-reports/)
  */
 /** The WAL archive folder (local) and key prefix (S3). */
 export const WAL_ARCHIVE = 'wal-archive';
@@ -24,3 +28,14 @@ export const REMOTE_SNAPSHOT_PREFIX = 'minio-snapshots/';
  * compression, `.gpg`. The bucket part is checked separately (lib/minio/names.ts bucketNameProblem).
  */
 export const SNAPSHOT_FILE_PATTERN = /^(.+)_(\d{8}-\d{6})\.tar\.(gz|zst)(\.gpg)?$/;
+
+/** Disaster-recovery reports (`<workflow id>.json` + `.md`) below BACKUP_ROOT, and the same prefix in S3_BUCKET. */
+export const DR_REPORTS_DIR = 'dr-reports';
+
+/** Configuration file backups below BACKUP_ROOT, and the same prefix in S3_BUCKET. */
+export const CONFIG_DIR = 'config';
+export const CONFIG_PREFIX = `${CONFIG_DIR}/`;
+/** A configuration archive: `config_<YYYYMMDD-HHMMSS>.tar.(gz|zst)[.gpg]`. Groups: stamp, compression, `.gpg`. */
+export const CONFIG_FILE_PATTERN = /^config_(\d{8}-\d{6})\.tar\.(gz|zst)(\.gpg)?$/;
+/** The record of a run that found the configuration unchanged: `config_<YYYYMMDD-HHMMSS>.unchanged.json`. */
+export const CONFIG_UNCHANGED_PATTERN = /^config_(\d{8}-\d{6})\.unchanged\.json$/;

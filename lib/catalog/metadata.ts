@@ -85,7 +85,50 @@ export const walMetadata = z.object({
   rawBytes: z.number().int(),
 });
 
-export const artifactMetadata = z.discriminatedUnion('kind', [logicalMetadata, globalsMetadata, baseMetadata, walMetadata]);
+/**
+ * One file, directory or symbolic link of a configuration archive. `path` is where it lives on the
+ * host (absolute); the archive holds it as `<root><path>`. Contents are never recorded, only their
+ * sha256 (files), so a secret file's values stay inside the encrypted archive.
+ */
+export const configManifestEntry = z.object({
+  path: z.string().regex(/^\//),
+  type: z.enum(['file', 'directory', 'symlink']),
+  size: z.number().int().nonnegative(),
+  /** Permission bits (e.g. 0o640 = 416), as tar stores them. */
+  mode: z.number().int().nonnegative(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+  /** Owner and group names on the backed-up host, when known. */
+  owner: z.string().optional(),
+  group: z.string().optional(),
+  mtime: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  linkTarget: z.string().optional(),
+});
+export type ConfigManifestEntry = z.infer<typeof configManifestEntry>;
+
+export const configMetadata = z.object({
+  ...common,
+  kind: z.literal('config'),
+  stamp: z.string(),
+  /** Every archive entry lives under this directory: `config_<stamp>`. */
+  root: z.string(),
+  /** The host whose files these are (LIFEBOAT_HOST of the worker that read them). */
+  host: z.string(),
+  /** CONFIG_BACKUP_PATHS and CONFIG_BACKUP_EXCLUDE of the run. */
+  paths: z.array(z.string()),
+  exclude: z.array(z.string()),
+  /** Configured paths that did not exist, and other things the operator should know (never contents). */
+  warnings: z.array(z.string()),
+  /** sha256 of the manifest's canonical form: a later run with the same digest records "unchanged". */
+  manifestSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  files: z.number().int().nonnegative(),
+  fileBytes: z.number().int().nonnegative(),
+  manifest: z.array(configManifestEntry),
+});
+export type ConfigMetadata = z.infer<typeof configMetadata>;
+
+export const artifactMetadata = z.discriminatedUnion('kind', [logicalMetadata, globalsMetadata, baseMetadata, walMetadata, configMetadata]);
 export type LogicalMetadata = z.infer<typeof logicalMetadata>;
 export type GlobalsMetadata = z.infer<typeof globalsMetadata>;
 export type BaseMetadata = z.infer<typeof baseMetadata>;

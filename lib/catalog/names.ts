@@ -5,9 +5,11 @@
  *   base/20251017-030000/base.tar.zst.gpg                        (+ .metadata.json)
  *   wal-archive/000000010000000000000001                         (local, raw)
  *   wal-archive/000000010000000000000001.zst.gpg                 (remote, + .metadata.json)
+ *   config/config_20251017-023000.tar.zst.gpg                    (+ .metadata.json)
  * The extension always names the real encoding. Stamps are UTC.
  */
 import type { CompressionAlgorithm } from '../pipeline/compress';
+import { CONFIG_PREFIX } from './layout';
 
 export const TIERS = ['daily', 'weekly', 'monthly'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -51,6 +53,16 @@ export function globalsKey(tier: Tier, stamp: string, encoding: Encoding): strin
 
 export function baseBackupKey(stamp: string, encoding: Encoding): string {
   return `base/${stamp}/base.tar${encodingSuffix(encoding)}`;
+}
+
+/** `config/config_<stamp>.tar.zst[.gpg]`: the configuration files of one run. */
+export function configArchiveKey(stamp: string, encoding: Encoding): string {
+  return `${CONFIG_PREFIX}config_${stamp}.tar${encodingSuffix(encoding)}`;
+}
+
+/** `config/config_<stamp>.unchanged.json`: a run whose files were those of the last archive. */
+export function configUnchangedKey(stamp: string): string {
+  return `${CONFIG_PREFIX}config_${stamp}.unchanged.json`;
 }
 
 export function walRemoteKey(segment: string, encoding: Encoding): string {

@@ -6,6 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { EnvironmentKind } from '../environment/kinds';
+import { parseHostPort } from '../dns/records';
 import { ConfigInvalid, type ConfigProblem } from '../errors';
 import type { Thresholds } from '../monitor/evaluate';
 import type { Severity } from '../notify/alert';
@@ -29,6 +32,8 @@ export interface Config {
   db: { host: string; port: number; name: string; user: string; password: string | undefined; binDir: string | undefined };
   backupRoot: string;
   restore: { timeZone: string; dataRoot: string; port: number };
+  /** CONFIG_BACKUP_PATHS / CONFIG_BACKUP_EXCLUDE: what backupConfigFiles archives. */
+  configBackup: { paths: string[]; exclude: string[] };
   compression: { algorithm: 'zstd' | 'gzip'; level: number };
   dumpFormat: 'plain' | 'custom';
   encryption: {
@@ -83,6 +88,46 @@ export interface Config {
     hostTaskQueue: string;
     /** The pinned queue of the host that owns BACKUP_ROOT (where dumps, uploads and WAL work run). */
     backupHostTaskQueue: string;
+  };
+  /** Runbook step 2: where a disaster recovery restores to (DR_ENVIRONMENT*, DR_TARGET_*). */
+  environment: {
+    kind: EnvironmentKind;
+    /** local: one directory per environment below it (DR_ENVIRONMENT_ROOT, default <RESTORE_DATA_ROOT>/environments). */
+    root: string;
+    minioBinary: string | undefined;
+    provisionCommand: string | undefined;
+    teardownCommand: string | undefined;
+    describeCommand: string | undefined;
+    commandTimeoutSeconds: number;
+    /** existing: the standby's endpoints. */
+    target: { postgres?: { host: string; port: number }; minio?: { endpoint: string }; configDir?: string };
+  };
+  /** Runbook step 8: the DNS switch (DR_DNS_*). Names are lower case without the trailing dot. */
+  dns: {
+    provider: 'none' | 'rfc2136' | 'command';
+    /** rfc2136: the zone's primary. */
+    server: { host: string; port: number } | undefined;
+    zone: string | undefined;
+    /** The production name a failover switches. */
+    record: string | undefined;
+    /** The name a drill switches and removes (default drill.<zone>). */
+    drillRecord: string | undefined;
+    ttl: number;
+    /** rfc2136: path of the TSIG key file (the secret stays in the file). */
+    tsigKeyFile: string | undefined;
+    command: string | undefined;
+    timeoutSeconds: number;
+  };
+  /** The disaster-recovery runbook (DR_MODE, DR_PITR_TARGET, DR_AUTO_APPROVE, DR_RTO_MINUTES, DR_CHECK_*, DR_UI_URL). */
+  dr: {
+    mode: 'drill' | 'failover';
+    pitrTarget: string;
+    autoApprove: boolean;
+    rtoMinutes: number;
+    httpChecks: string[];
+    sqlChecks: string[];
+    uiUrl: string;
+    drillMaxAgeDays: number;
   };
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   metricsPort: number | undefined;
@@ -201,6 +246,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
     db: { host: req('DB_HOST'), port: int('DB_PORT'), name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
     backupRoot: req('BACKUP_ROOT'),
     restore: { timeZone: req('RESTORE_TIME_ZONE'), dataRoot: req('RESTORE_DATA_ROOT'), port: int('RESTORE_PORT') },
+    configBackup: { paths: v.CONFIG_BACKUP_PATHS as string[], exclude: (v.CONFIG_BACKUP_EXCLUDE as string[] | undefined) ?? [] },
     compression: { algorithm, level: num('COMPRESSION_LEVEL') ?? DEFAULT_COMPRESSION_LEVEL[algorithm] },
     dumpFormat: req('DUMP_FORMAT') as 'plain' | 'custom',
     encryption: {
@@ -274,8 +320,50 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       hostTaskQueue: `${taskQueue}@${host}`,
       backupHostTaskQueue: `${taskQueue}@${str('LIFEBOAT_BACKUP_HOST') ?? host}`,
     },
+    environment: {
+      kind: req('DR_ENVIRONMENT') as EnvironmentKind,
+      root: str('DR_ENVIRONMENT_ROOT') ?? join(req('RESTORE_DATA_ROOT'), 'environments'),
+      minioBinary: str('DR_ENVIRONMENT_MINIO_BIN'),
+      provisionCommand: str('DR_ENVIRONMENT_PROVISION_COMMAND'),
+      teardownCommand: str('DR_ENVIRONMENT_TEARDOWN_COMMAND'),
+      describeCommand: str('DR_ENVIRONMENT_DESCRIBE_COMMAND'),
+      commandTimeoutSeconds: int('DR_ENVIRONMENT_COMMAND_TIMEOUT_SECONDS'),
+      target: {
+        postgres: str('DR_TARGET_DB_HOST') ? { host: req('DR_TARGET_DB_HOST'), port: int('DR_TARGET_DB_PORT') } : undefined,
+        minio: str('DR_TARGET_MINIO_ENDPOINT') ? { endpoint: new URL(req('DR_TARGET_MINIO_ENDPOINT')).origin } : undefined,
+        configDir: str('DR_TARGET_CONFIG_DIR'),
+      },
+    },
+    dns: dnsConfig(str, int, req('DR_DNS_PROVIDER') as Config['dns']['provider']),
+    dr: {
+      mode: req('DR_MODE') as Config['dr']['mode'],
+      pitrTarget: req('DR_PITR_TARGET'),
+      autoApprove: v.DR_AUTO_APPROVE as boolean,
+      rtoMinutes: int('DR_RTO_MINUTES'),
+      httpChecks: (v.DR_CHECK_HTTP as string[] | undefined) ?? [],
+      sqlChecks: req('DR_CHECK_SQL').split(';').map((q) => q.trim()).filter(Boolean),
+      uiUrl: req('DR_UI_URL').replace(/\/$/, ''),
+      drillMaxAgeDays: int('DR_DRILL_MAX_AGE_DAYS'),
+    },
     logLevel: req('LOG_LEVEL') as Config['logLevel'],
     metricsPort: num('METRICS_PORT'),
     secretValues,
+  };
+}
+
+function dnsConfig(str: (k: SettingName) => string | undefined, int: (k: SettingName) => number, provider: Config['dns']['provider']): Config['dns'] {
+  const name = (k: SettingName): string | undefined => str(k)?.trim().toLowerCase().replace(/\.$/, '');
+  const zone = name('DR_DNS_ZONE');
+  const server = str('DR_DNS_SERVER');
+  return {
+    provider,
+    server: server ? parseHostPort(server) : undefined,
+    zone,
+    record: name('DR_DNS_RECORD'),
+    drillRecord: name('DR_DRILL_DNS_RECORD') ?? (zone ? `drill.${zone}` : undefined),
+    ttl: int('DR_DNS_TTL'),
+    tsigKeyFile: str('DR_DNS_TSIG_KEY_FILE'),
+    command: str('DR_DNS_COMMAND'),
+    timeoutSeconds: int('DR_DNS_TIMEOUT_SECONDS'),
   };
 }

@@ -7,6 +7,8 @@
  * (docs.ts) generates docs/configuration.md from it; a unit test fails when that file drifts.
  */
 import { z } from 'zod';
+import { ENVIRONMENT_KINDS } from '../environment/kinds';
+import { inZone, isDnsName, parseHostPort } from '../dns/records';
 import { DEFAULT_ALERT_ROUTES, parseAlertRoutes } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
 import { SCHEDULE_NAMES } from '../schedules/names';
@@ -59,6 +61,10 @@ export const SETTINGS = [
   s({ env: 'COMPRESSION_LEVEL', kind: { type: 'int', min: 1, max: 19 }, group: 'Backup storage', description: 'Compression level; default 1 for zstd (on the benchmark data it is both faster and smaller than 3, and smaller than gzip -6), 6 for gzip (gzip accepts 1-9).', hint: 'set COMPRESSION_LEVEL to an integer, 1-19 for zstd or 1-9 for gzip' }),
   s({ env: 'DUMP_FORMAT', kind: { type: 'enum', values: ['plain', 'custom'] }, default: 'plain', group: 'Backup storage', description: 'pg_dump format: plain SQL as in the seed (.sql...) or custom (.dump..., restored with pg_restore).', hint: 'set DUMP_FORMAT to plain or custom' }),
 
+  // --- Configuration files (the seed's third backup component) ---
+  s({ env: 'CONFIG_BACKUP_PATHS', kind: { type: 'list' }, default: '/etc/default/corporate-intel-backup,/etc/postgresql/14/main/postgresql.conf,/etc/postgresql/14/main/pg_hba.conf,/opt/corporate-intel/config/production/backups/crontab', group: 'Configuration files', description: 'Comma-separated absolute files and directories (directories with everything below them) that `backupConfigFiles` archives into `$BACKUP_ROOT/config/config_<stamp>.tar.zst[.gpg]` on the backup host; the default is the seed\'s list (env file, PostgreSQL config, crontab). A path that does not exist is a warning in the result and the metadata; files that are not regular files, directories or symbolic links (FIFOs, sockets, devices) and unreadable files fail the run.', hint: 'set CONFIG_BACKUP_PATHS to absolute paths separated by commas, e.g. /etc/default/corporate-intel-backup,/etc/postgresql/15/main' }),
+  s({ env: 'CONFIG_BACKUP_EXCLUDE', kind: { type: 'list' }, group: 'Configuration files', description: 'Comma-separated globs left out of configuration backups: a pattern without `/` matches a name anywhere (`*.swp`), one with `/` matches the absolute path (`/etc/postgresql/*/main/conf.d/*.bak`); `*` and `?` stay within a path segment, `**` crosses segments.', hint: 'set CONFIG_BACKUP_EXCLUDE to globs separated by commas, e.g. *.swp,*~,/etc/app/cache/**' }),
+
   // --- Restore ---
   s({ env: 'RESTORE_TIME_ZONE', kind: { type: 'timezone' }, default: 'UTC', group: 'Restore', description: 'IANA time zone for PITR target times written without an offset; times that are ambiguous or skipped in this zone (DST changes) are refused.', hint: 'set RESTORE_TIME_ZONE to an IANA zone such as UTC or Europe/Berlin' }),
   s({ env: 'RESTORE_DATA_ROOT', kind: { type: 'path' }, default: '/var/lib/lifeboat/restore', group: 'Restore', description: 'Where point-in-time recovery creates new data directories (one per run); must be reachable by the postgres OS user.', hint: 'set RESTORE_DATA_ROOT to an absolute directory on a disk with room for the cluster' }),
@@ -95,7 +101,7 @@ export const SETTINGS = [
 
   // --- Schedules, retention, monitoring ---
   s({ env: 'SCHEDULE_TIME_ZONE', kind: { type: 'timezone' }, default: 'UTC', group: 'Schedules', description: 'Time zone of the schedules\' calendar specs (the seed\'s crontab times are local times of this zone).', hint: 'set SCHEDULE_TIME_ZONE to an IANA zone such as UTC or Europe/Berlin' }),
-  s({ env: 'SCHEDULE_OVERRIDES', kind: { type: 'string' }, group: 'Schedules', description: 'Replace calendar specs of declared schedules: `name=cron;name=cron` (names: postgres-daily, postgres-weekly, postgres-monthly, base-backup, minio-snapshot, verify, monitor, prune).', hint: 'write e.g. postgres-daily=30 2 * * *;verify=0 */4 * * *' }),
+  s({ env: 'SCHEDULE_OVERRIDES', kind: { type: 'string' }, group: 'Schedules', description: 'Replace calendar specs of declared schedules: `name=cron;name=cron` (names: postgres-daily, postgres-weekly, postgres-monthly, base-backup, minio-snapshot, verify, monitor, prune, config-backup).', hint: 'write e.g. postgres-daily=30 2 * * *;verify=0 */4 * * *' }),
   s({ env: 'RETENTION_DAILY', kind: { type: 'int', min: 1, max: 10000 }, default: '7', group: 'Retention', description: 'Daily logical backups kept (the newest N).', hint: 'set RETENTION_DAILY to 1 or more' }),
   s({ env: 'RETENTION_WEEKLY', kind: { type: 'int', min: 1, max: 10000 }, default: '4', group: 'Retention', description: 'Weekly logical backups kept.', hint: 'set RETENTION_WEEKLY to 1 or more' }),
   s({ env: 'RETENTION_MONTHLY', kind: { type: 'int', min: 1, max: 10000 }, default: '12', group: 'Retention', description: 'Monthly logical backups kept.', hint: 'set RETENTION_MONTHLY to 1 or more' }),
@@ -126,6 +132,40 @@ export const SETTINGS = [
   s({ env: 'MIRROR_DELETE', kind: { type: 'bool' }, default: 'false', group: 'MinIO', description: 'Propagate deletions: remove objects from the backup MinIO that are gone from the source (also `lifeboat minio mirror --delete`).', hint: 'set MIRROR_DELETE to true or false' }),
   s({ env: 'REPLICATION_INTERVAL_SECONDS', kind: { type: 'int', min: 10, max: 86400 }, default: '60', group: 'MinIO', description: 'Interval of the scheduled incremental mirror that replicates source to backup.', hint: 'set REPLICATION_INTERVAL_SECONDS between 10 and 86400' }),
   s({ env: 'MINIO_BACKUP_ROOT', kind: { type: 'path' }, default: '/var/backups/minio', group: 'MinIO', description: 'Local root for MinIO snapshots (snapshots/ below it).', hint: 'set MINIO_BACKUP_ROOT to an absolute directory path' }),
+
+  // --- Disaster recovery: DNS switch (runbook step 8) ---
+  s({ env: 'DR_DNS_PROVIDER', kind: { type: 'enum', values: ['none', 'rfc2136', 'command'] }, default: 'none', group: 'DR DNS', description: 'How step 8 of the DR runbook points clients at the restored endpoints: `rfc2136` (dynamic update with TSIG to the zone\'s primary, e.g. BIND 9; needs nsupdate and dig from bind9-dnsutils), `command` (DR_DNS_COMMAND), or `none` (the step is done by hand).', hint: 'set DR_DNS_PROVIDER to none, rfc2136 or command' }),
+  s({ env: 'DR_DNS_SERVER', kind: { type: 'string' }, group: 'DR DNS', description: '`host[:port]` of the primary server of DR_DNS_ZONE that accepts dynamic updates (rfc2136); port 53 by default, IPv6 as `[addr]:port`.', hint: 'set DR_DNS_SERVER to host:port of the zone\'s primary, e.g. ns1.example.com:53 or 127.0.0.1:15353' }),
+  s({ env: 'DR_DNS_ZONE', kind: { type: 'string' }, group: 'DR DNS', description: 'Zone that holds DR_DNS_RECORD and DR_DRILL_DNS_RECORD, e.g. example.com; names outside it are refused.', hint: 'set DR_DNS_ZONE to the zone name, e.g. example.com' }),
+  s({ env: 'DR_DNS_RECORD', kind: { type: 'string' }, group: 'DR DNS', description: 'The production name a failover switches to the new database endpoint (an IPv4 address makes an A record, IPv6 AAAA, a host name a CNAME); its old value is recorded for rollback.', hint: 'set DR_DNS_RECORD to a name below DR_DNS_ZONE, e.g. db.example.com' }),
+  s({ env: 'DR_DRILL_DNS_RECORD', kind: { type: 'string' }, group: 'DR DNS', description: 'The name a drill switches instead (a drill never touches DR_DNS_RECORD) and removes in its cleanup; default `drill.<DR_DNS_ZONE>`.', hint: 'set DR_DRILL_DNS_RECORD to a name below DR_DNS_ZONE other than DR_DNS_RECORD, e.g. drill.example.com' }),
+  s({ env: 'DR_DNS_TTL', kind: { type: 'int', min: 1, max: 86400 }, default: '60', group: 'DR DNS', description: 'TTL in seconds of the records a switch writes; clients may keep the old address this long after a failover.', hint: 'set DR_DNS_TTL between 1 and 86400, e.g. 60' }),
+  s({ env: 'DR_DNS_TSIG_KEY_FILE', kind: { type: 'path' }, group: 'DR DNS', description: 'BIND key file (`key "name" { algorithm hmac-sha256; secret "..."; };`, as written by `tsig-keygen`) that signs the updates (rfc2136). The secret stays in this file: it is passed to nsupdate as `-k <file>` and never read into a workflow.', hint: 'set DR_DNS_TSIG_KEY_FILE to the absolute path of a key file written by `tsig-keygen -a hmac-sha256 <name>`' }),
+  s({ env: 'DR_DNS_COMMAND', kind: { type: 'path' }, group: 'DR DNS', description: 'Executable run by the `command` provider as `<command> check|get|set|delete <record> ...`; prints what the name holds afterwards as JSON (contract in docs/dns-switch.md).', hint: 'set DR_DNS_COMMAND to the absolute path of an executable script' }),
+  s({ env: 'DR_DNS_TIMEOUT_SECONDS', kind: { type: 'int', min: 1, max: 600 }, default: '10', group: 'DR DNS', description: 'Deadline of one DNS update, query or DR_DNS_COMMAND run.', hint: 'set DR_DNS_TIMEOUT_SECONDS between 1 and 600' }),
+
+  // --- Disaster recovery: the new environment (runbook step 2) ---
+  s({ env: 'DR_ENVIRONMENT', kind: { type: 'enum', values: ENVIRONMENT_KINDS }, default: 'local', group: 'DR environment', description: 'Where a disaster recovery restores to (a DR run\'s `environment` input overrides it): `local` starts a new PostgreSQL 15 cluster and a new MinIO on this machine on free loopback ports (drills, tests); `command` runs DR_ENVIRONMENT_PROVISION_COMMAND / _TEARDOWN_COMMAND; `existing` uses the DR_TARGET_* endpoints.', hint: 'set DR_ENVIRONMENT to local, command or existing' }),
+  s({ env: 'DR_ENVIRONMENT_ROOT', kind: { type: 'path' }, group: 'DR environment', description: '`local`: directory holding one directory per environment (data, logs, restored configuration files); default `<RESTORE_DATA_ROOT>/environments`. Must be reachable by the postgres OS user.', hint: 'set DR_ENVIRONMENT_ROOT to an absolute directory on a disk with room for a restored database and its objects' }),
+  s({ env: 'DR_ENVIRONMENT_MINIO_BIN', kind: { type: 'path' }, group: 'DR environment', description: '`local`: the MinIO server binary; default `minio` in the tool cache (`$LIFEBOAT_TOOLS_DIR`, `~/.cache/lifeboat/bin`), then PATH. PostgreSQL comes from PG_BIN_DIR when it has initdb, else /usr/lib/postgresql/15/bin.', hint: 'set DR_ENVIRONMENT_MINIO_BIN to the absolute path of a minio server binary' }),
+  s({ env: 'DR_ENVIRONMENT_PROVISION_COMMAND', kind: { type: 'path' }, group: 'DR environment', description: '`command`: executable run with the environment name as its only argument; prints the endpoints as one JSON object on stdout, e.g. `{"postgres":{"host":"10.0.0.5","port":5432},"minio":{"endpoint":"http://10.0.0.6:9000"},"configDir":"/srv/dr/config"}` (no secrets: other fields are refused). Must be idempotent: run again for the same name it prints the same endpoints.', hint: 'set DR_ENVIRONMENT_PROVISION_COMMAND to the absolute path of an executable script' }),
+  s({ env: 'DR_ENVIRONMENT_TEARDOWN_COMMAND', kind: { type: 'path' }, group: 'DR environment', description: '`command`: executable run with the environment name to remove it (drill cleanup); exit 0 also when it is already gone.', hint: 'set DR_ENVIRONMENT_TEARDOWN_COMMAND to the absolute path of an executable script' }),
+  s({ env: 'DR_ENVIRONMENT_DESCRIBE_COMMAND', kind: { type: 'path' }, group: 'DR environment', description: '`command` (optional): executable run with the environment name that prints its endpoints as the provision command does, or `null` when it does not exist; lets status and recovery after a worker crash look an environment up without creating it.', hint: 'set DR_ENVIRONMENT_DESCRIBE_COMMAND to the absolute path of an executable script, or unset it' }),
+  s({ env: 'DR_ENVIRONMENT_COMMAND_TIMEOUT_SECONDS', kind: { type: 'int', min: 1, max: 86400 }, default: '1800', group: 'DR environment', description: '`command`: a script still running after this long is killed and the call fails (retryably).', hint: 'set DR_ENVIRONMENT_COMMAND_TIMEOUT_SECONDS between 1 and 86400' }),
+  s({ env: 'DR_TARGET_DB_HOST', kind: { type: 'host' }, group: 'DR environment', description: '`existing`: host of the standby PostgreSQL to restore into (reached with DB_USER / PGPASSWORD).', hint: 'set DR_TARGET_DB_HOST to the standby database host' }),
+  s({ env: 'DR_TARGET_DB_PORT', kind: { type: 'port' }, default: '5432', group: 'DR environment', description: '`existing`: port of that PostgreSQL.', hint: 'set DR_TARGET_DB_PORT to a TCP port between 1 and 65535' }),
+  s({ env: 'DR_TARGET_MINIO_ENDPOINT', kind: { type: 'url', protocols: ['http', 'https'] }, group: 'DR environment', description: '`existing`: the standby MinIO to restore objects into (reached with the MINIO_SOURCE keys); no credentials in the URL.', hint: 'set DR_TARGET_MINIO_ENDPOINT to an http(s) URL, e.g. http://standby-minio:9000' }),
+  s({ env: 'DR_TARGET_CONFIG_DIR', kind: { type: 'path' }, group: 'DR environment', description: '`existing` (optional): directory where the runbook restores the configuration files for the standby.', hint: 'set DR_TARGET_CONFIG_DIR to an absolute directory, or unset it' }),
+
+  // --- Disaster recovery: the runbook itself ---
+  s({ env: 'DR_MODE', kind: { type: 'enum', values: ['drill', 'failover'] }, default: 'drill', group: 'DR runbook', description: 'Mode of a `disasterRecovery` run whose input names none: `drill` (own environment and DNS name, production untouched, cleaned up afterwards) or `failover`.', hint: 'set DR_MODE to drill or failover' }),
+  s({ env: 'DR_PITR_TARGET', kind: { type: 'string' }, default: 'latest', group: 'DR runbook', description: 'Where step 4 recovers the database to when the input names no `pitrTarget`: `latest` (the end of the WAL shipped off-site) or a time such as `2025-10-17 14:30:00+00`.', hint: 'set DR_PITR_TARGET to latest or a time with its offset' }),
+  s({ env: 'DR_AUTO_APPROVE', kind: { type: 'bool' }, default: 'false', group: 'DR runbook', description: 'Drills only: approve the DNS gate (step 8) without a human when the input says nothing (the weekly drill schedule passes autoApprove itself). A failover always waits for an approval.', hint: 'set DR_AUTO_APPROVE to true or false' }),
+  s({ env: 'DR_RTO_MINUTES', kind: { type: 'int', min: 1, max: 10080 }, default: '60', group: 'DR runbook', description: 'Recovery time objective the DR report measures against (the seed: one hour); monitoring alerts when the last drill exceeded it.', hint: 'set DR_RTO_MINUTES between 1 and 10080' }),
+  s({ env: 'DR_CHECK_HTTP', kind: { type: 'list' }, group: 'DR runbook', description: 'Step 9: comma-separated HTTP checks, each `URL` or `URL|STATUS` or `URL|STATUS|TEXT` (GET must answer STATUS, default 200, and its body contain TEXT).', hint: 'e.g. DR_CHECK_HTTP=http://app.internal/health|200|ok' }),
+  s({ env: 'DR_CHECK_SQL', kind: { type: 'string' }, default: 'SELECT 1', group: 'DR runbook', description: 'Step 9: read-only SQL smoke queries, separated by `;`, run against the restored DB_NAME (in a read-only transaction); each must return at least one row.', hint: 'e.g. DR_CHECK_SQL=SELECT count(*) FROM companies; SELECT max(id) FROM filings' }),
+  s({ env: 'DR_UI_URL', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'http://localhost:8233', group: 'DR runbook', description: 'Base URL of the Temporal UI, for the link in the "DR started" notification.', hint: 'set DR_UI_URL to the Temporal UI address, e.g. http://temporal-ui:8080' }),
+  s({ env: 'DR_DRILL_MAX_AGE_DAYS', kind: { type: 'int', min: 1, max: 365 }, default: '8', group: 'DR runbook', description: 'Monitoring warns when the last successful DR drill is older than this (the drill schedule runs weekly).', hint: 'set DR_DRILL_MAX_AGE_DAYS between 1 and 365' }),
 
   // --- Temporal and the worker ---
   s({ env: 'TEMPORAL_ADDRESS', kind: { type: 'string' }, default: 'localhost:7233', group: 'Temporal', description: 'Temporal frontend host:port (same name as @temporalio/envconfig).', hint: 'set TEMPORAL_ADDRESS to host:port, e.g. localhost:7233' }),
@@ -162,7 +202,68 @@ export interface CrossFieldRule {
 
 const isTrue = (v: string | undefined): boolean => v !== undefined && /^(true|1|yes|on)$/i.test(v.trim());
 
+const dnsProvider = (raw: Record<string, string | undefined>): string => rawOrDefault(raw, 'DR_DNS_PROVIDER') ?? 'none';
+const dnsName = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value.trim().toLowerCase().replace(/\.$/, ''));
+
+/** The DR DNS settings' rules (runbook step 8): what each provider needs, and names inside the zone. */
+const DNS_RULES: readonly CrossFieldRule[] = [
+  ...(['DR_DNS_ZONE', 'DR_DNS_RECORD'] as const).map((env): CrossFieldRule => ({
+    doc: `\`DR_DNS_PROVIDER=rfc2136\` or \`command\` requires \`${env}\`.`,
+    check: (raw) =>
+      dnsProvider(raw) !== 'none' && !raw[env]
+        ? { env, message: `is required when DR_DNS_PROVIDER=${dnsProvider(raw)}`, hint: `${env === 'DR_DNS_ZONE' ? 'set DR_DNS_ZONE to the zone, e.g. example.com' : 'set DR_DNS_RECORD to the production name a failover switches, e.g. db.example.com'}, or set DR_DNS_PROVIDER=none` }
+        : undefined,
+  })),
+  ...([['DR_DNS_SERVER', 'rfc2136', 'host:port of the zone\'s primary, e.g. ns1.example.com:53'], ['DR_DNS_TSIG_KEY_FILE', 'rfc2136', 'the key file written by `tsig-keygen -a hmac-sha256 <name>`'], ['DR_DNS_COMMAND', 'command', 'the absolute path of your DNS script']] as const).map(
+    ([env, provider, what]): CrossFieldRule => ({
+      doc: `\`DR_DNS_PROVIDER=${provider}\` requires \`${env}\`.`,
+      check: (raw) =>
+        dnsProvider(raw) === provider && !raw[env] ? { env, message: `is required when DR_DNS_PROVIDER=${provider}`, hint: `set ${env} to ${what}, or choose another DR_DNS_PROVIDER` } : undefined,
+    }),
+  ),
+  {
+    doc: '`DR_DNS_SERVER` is `host`, `host:port` or `[ipv6]:port`.',
+    check: (raw) => {
+      if (!raw.DR_DNS_SERVER) return undefined;
+      try {
+        parseHostPort(raw.DR_DNS_SERVER);
+        return undefined;
+      } catch (error) {
+        return { env: 'DR_DNS_SERVER', message: (error as Error).message, hint: 'write host:port, e.g. ns1.example.com:53, 127.0.0.1:15353 or [::1]:53' };
+      }
+    },
+  },
+  {
+    doc: '`DR_DNS_ZONE`, `DR_DNS_RECORD` and `DR_DRILL_DNS_RECORD` are DNS names.',
+    check: (raw) => {
+      for (const env of ['DR_DNS_ZONE', 'DR_DNS_RECORD', 'DR_DRILL_DNS_RECORD'] as const) {
+        const name = dnsName(raw[env]);
+        if (name !== undefined && !isDnsName(name)) return { env, message: `"${raw[env]}" is not a DNS name`, hint: 'use letters, digits, - and _ in dot-separated labels, e.g. db.example.com' };
+      }
+      return undefined;
+    },
+  },
+  {
+    doc: '`DR_DNS_RECORD` and `DR_DRILL_DNS_RECORD` are names below `DR_DNS_ZONE`, and differ: a drill never switches the production name.',
+    check: (raw) => {
+      const zone = dnsName(raw.DR_DNS_ZONE);
+      if (zone === undefined || !isDnsName(zone)) return undefined;
+      const record = dnsName(raw.DR_DNS_RECORD);
+      const drill = dnsName(raw.DR_DRILL_DNS_RECORD) ?? `drill.${zone}`;
+      for (const [env, name] of [['DR_DNS_RECORD', record], ['DR_DRILL_DNS_RECORD', drill]] as const) {
+        if (name !== undefined && (name === zone || !inZone(name, zone))) {
+          return { env, message: `${name} is not a name below DR_DNS_ZONE (${zone})`, hint: `use a name such as ${env === 'DR_DNS_RECORD' ? 'db' : 'drill'}.${zone}, or fix DR_DNS_ZONE` };
+        }
+      }
+      return record !== undefined && record === drill
+        ? { env: 'DR_DRILL_DNS_RECORD', message: `must differ from DR_DNS_RECORD (${record}): a drill never switches the production name`, hint: `set DR_DRILL_DNS_RECORD to another name, e.g. drill.${zone}` }
+        : undefined;
+    },
+  },
+];
+
 export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
+  ...DNS_RULES,
   {
     doc: '`ENCRYPT_BACKUPS=true` requires `GPG_RECIPIENT`.',
     check: (raw) =>
@@ -207,11 +308,52 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
         : undefined,
   },
   {
+    doc: '`CONFIG_BACKUP_PATHS` names absolute paths only.',
+    check: (raw) => {
+      const relative = (rawOrDefault(raw, 'CONFIG_BACKUP_PATHS') ?? '').split(',').map((p) => p.trim()).find((p) => p.length > 0 && !p.startsWith('/'));
+      return relative !== undefined ? { env: 'CONFIG_BACKUP_PATHS', message: `"${relative}" is not an absolute path`, hint: 'write every path from the root, e.g. /etc/postgresql/15/main/postgresql.conf' } : undefined;
+    },
+  },
+  {
     doc: '`COMPRESSION=gzip` accepts `COMPRESSION_LEVEL` 1-9 only.',
     check: (raw) =>
       rawOrDefault(raw, 'COMPRESSION') === 'gzip' && raw.COMPRESSION_LEVEL !== undefined && Number(raw.COMPRESSION_LEVEL) > 9
         ? { env: 'COMPRESSION_LEVEL', message: `must be 1-9 for gzip, got "${raw.COMPRESSION_LEVEL}"`, hint: 'set COMPRESSION_LEVEL between 1 and 9, or use COMPRESSION=zstd' }
         : undefined,
+  },
+  {
+    doc: '`DR_ENVIRONMENT=command` requires `DR_ENVIRONMENT_PROVISION_COMMAND` and `DR_ENVIRONMENT_TEARDOWN_COMMAND`.',
+    check: (raw) => {
+      if (raw.DR_ENVIRONMENT !== 'command') return undefined;
+      const missing = (['DR_ENVIRONMENT_PROVISION_COMMAND', 'DR_ENVIRONMENT_TEARDOWN_COMMAND'] as const).find((name) => !raw[name]);
+      return missing ? { env: missing, message: 'is required when DR_ENVIRONMENT=command', hint: `set ${missing} to the absolute path of the script, or choose DR_ENVIRONMENT=local or existing` } : undefined;
+    },
+  },
+  {
+    doc: '`DR_ENVIRONMENT=existing` requires `DR_TARGET_DB_HOST` or `DR_TARGET_MINIO_ENDPOINT`.',
+    check: (raw) =>
+      raw.DR_ENVIRONMENT === 'existing' && !raw.DR_TARGET_DB_HOST && !raw.DR_TARGET_MINIO_ENDPOINT
+        ? { env: 'DR_TARGET_DB_HOST', message: 'is required when DR_ENVIRONMENT=existing (or DR_TARGET_MINIO_ENDPOINT)', hint: 'set DR_TARGET_DB_HOST and/or DR_TARGET_MINIO_ENDPOINT to the standby servers, or choose DR_ENVIRONMENT=local or command' }
+        : undefined,
+  },
+  {
+    doc: '`DR_TARGET_MINIO_ENDPOINT` carries no credentials, path or query (it is recorded in workflow histories).',
+    check: (raw) => {
+      const value = raw.DR_TARGET_MINIO_ENDPOINT;
+      if (!value || !URL.canParse(value)) return undefined;
+      const url = new URL(value);
+      if (url.username || url.password) return { env: 'DR_TARGET_MINIO_ENDPOINT', message: 'must not contain credentials', hint: 'write http(s)://host:port; the worker uses MINIO_SOURCE_ACCESS_KEY / _SECRET_KEY for the target' };
+      return url.pathname !== '/' || url.search || url.hash ? { env: 'DR_TARGET_MINIO_ENDPOINT', message: 'must be scheme, host and port only', hint: 'write e.g. http://standby-minio:9000' } : undefined;
+    },
+  },
+  {
+    doc: '`DR_ENVIRONMENT=local` requires `PGPASSWORD` (the new cluster\'s DB_USER password) and a `MINIO_SOURCE_SECRET_KEY` of 8 or more characters (the new MinIO\'s root password).',
+    check: (raw) => {
+      if (raw.DR_ENVIRONMENT !== 'local') return undefined;
+      if (!raw.PGPASSWORD) return { env: 'PGPASSWORD', message: 'is required when DR_ENVIRONMENT=local: the new cluster gets DB_USER with this password', hint: 'set PGPASSWORD, or choose DR_ENVIRONMENT=command or existing' };
+      const secret = raw.MINIO_SOURCE_SECRET_KEY ?? '';
+      return secret.length < 8 ? { env: 'MINIO_SOURCE_SECRET_KEY', message: 'must have 8 or more characters when DR_ENVIRONMENT=local: it becomes the new MinIO\'s root password', hint: 'set MINIO_SOURCE_SECRET_KEY (8+ characters), or choose DR_ENVIRONMENT=command or existing' } : undefined;
+    },
   },
 ];
 

@@ -1,12 +1,13 @@
 /**
  * Collecting the monitoring facts on the backup host: the catalog (local and remote copies, last
- * verification), disk usage of BACKUP_ROOT, whether PostgreSQL answers, WAL archiving (local archive,
+ * verification), configuration file backups (newest run, success rate), disk usage of BACKUP_ROOT, whether PostgreSQL answers, WAL archiving (local archive,
  * pg_stat_archiver and the `.ready` backlog in pg_wal, files not yet shipped) and writing the seed's
  * metrics JSON. Nothing here throws because PostgreSQL is down: that is a fact to report.
  */
 import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCatalog } from '../catalog/catalog';
+import { listConfigBackups } from '../catalog/config';
 import { formatStamp } from '../catalog/names';
 import { walArchiveDir } from '../catalog/paths';
 import { readStoredVerification } from '../catalog/verification';
@@ -75,7 +76,7 @@ async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, 
 /** Closed and completed Lifeboat workflows of the last 7 days on this deployment's task queue. */
 export type WorkflowCounter = (query: string) => Promise<number>;
 
-export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets'];
+export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets', 'backupConfigFiles'];
 
 export async function collectMonitorFacts(config: Config, stores: Pick<Stores, 'local' | 'remote'>, count: WorkflowCounter): Promise<MonitorFacts> {
   const previous = await previousFacts(config);
@@ -102,6 +103,10 @@ export async function collectMonitorFacts(config: Config, stores: Pick<Stores, '
   const since = new Date(Date.now() - 7 * 86_400_000).toISOString();
   const scope = `TaskQueue = '${config.temporal.taskQueue}' AND WorkflowType IN (${MONITORED_WORKFLOWS.map((w) => `'${w}'`).join(', ')}) AND CloseTime >= '${since}'`;
   const [closed, completed] = await Promise.all([count(`${scope} AND ExecutionStatus != 'Running'`), count(`${scope} AND ExecutionStatus = 'Completed'`)]);
+  // Configuration file backups: the newest run, and their own success rate.
+  const configScope = `TaskQueue = '${config.temporal.taskQueue}' AND WorkflowType = 'backupConfigFiles' AND CloseTime >= '${since}'`;
+  const [configClosed, configCompleted] = await Promise.all([count(`${configScope} AND ExecutionStatus != 'Running'`), count(`${configScope} AND ExecutionStatus = 'Completed'`)]);
+  const newestConfig = (await listConfigBackups(local, remote))[0];
   return {
     now: new Date().toISOString(),
     backups,
@@ -110,6 +115,10 @@ export async function collectMonitorFacts(config: Config, stores: Pick<Stores, '
     remoteEnabled: Boolean(remote),
     ...(await walAndDatabaseFacts(config, remote, previous)),
     verification: { latestFailed, newestAt: newestVerification },
+    config: {
+      ...(newestConfig ? { newestKey: newestConfig.key, newestAt: newestConfig.finishedAt, newestOutcome: newestConfig.kind === 'archive' ? 'archived' : 'unchanged', newestWarnings: (newestConfig.kind === 'archive' ? newestConfig.metadata.warnings : newestConfig.record.warnings).length } : {}),
+      workflows: { completed: configCompleted, closed: configClosed },
+    },
   };
 }
 

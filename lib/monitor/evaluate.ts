@@ -40,6 +40,11 @@ export interface MonitorFacts {
     unshipped?: number;
   };
   verification: { latestFailed: string[]; newestAt?: string };
+  /**
+   * Configuration file backups (absent in facts of older versions): the newest run (an archive or an
+   * unchanged record) and backupConfigFiles workflows closed in the last 7 days.
+   */
+  config?: { newestKey?: string; newestAt?: string; newestOutcome?: 'archived' | 'unchanged'; newestWarnings?: number; workflows: { completed: number; closed: number } };
 }
 
 export interface Thresholds {
@@ -181,5 +186,27 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
     facts.verification.latestFailed.length > 0 ? `latest backups failed verification: ${facts.verification.latestFailed.join(', ')}` : 'latest backups passed verification',
     { failed: facts.verification.latestFailed, newestAt: facts.verification.newestAt ?? null },
   );
+
+  // Configuration files: the newest backup (archive or "unchanged" record) and the runs' success rate.
+  if (facts.config) {
+    const c = facts.config;
+    const configAge = c.newestAt ? (now - Date.parse(c.newestAt)) / HOUR : Infinity;
+    push(
+      'config-backup-age',
+      'warning',
+      configAge > t.maxBackupAgeHours,
+      c.newestAt ? `newest configuration backup ${c.newestKey} is ${configAge.toFixed(1)} h old (limit ${t.maxBackupAgeHours} h)` : 'there is no configuration backup at all (lifeboat backup config)',
+      { newest: c.newestKey ?? null, ageHours: Number.isFinite(configAge) ? Math.round(configAge * 10) / 10 : null, outcome: c.newestOutcome ?? null, warnings: c.newestWarnings ?? 0 },
+    );
+    const configRate = configSuccessRate(facts)!;
+    push('config-backup-success-rate', 'warning', c.workflows.closed > 0 && configRate < t.successRatePercent, `${configRate}% of ${c.workflows.closed} configuration backups in the last 7 days succeeded (alert under ${t.successRatePercent}%)`, c.workflows);
+  }
   return evaluations;
+}
+
+/** Share of configuration backup runs of the last 7 days that succeeded, percent (100 with none). */
+export function configSuccessRate(facts: MonitorFacts): number | undefined {
+  const w = facts.config?.workflows;
+  if (!w) return undefined;
+  return w.closed === 0 ? 100 : Math.round((w.completed / w.closed) * 1000) / 10;
 }

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MonitorFacts, SeedMetrics } from './evaluate';
+import { configSuccessRate, type MonitorFacts, type SeedMetrics } from './evaluate';
 
 const HELP: Record<keyof SeedMetrics['metrics'], string> = {
   last_backup_age_hours: 'Hours since the newest good logical backup finished',
@@ -35,6 +35,10 @@ export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): st
   }
   if (facts) {
     gauge('lifeboat_backups_without_remote_copy', 'Local backups without their off-site copy', facts.remoteEnabled ? facts.backups.filter((b) => b.remote === false).length : undefined);
+    if (facts.config) {
+      gauge('lifeboat_config_backup_age_seconds', 'Age of the newest configuration file backup (archive or unchanged record)', facts.config.newestAt ? Math.round((Date.parse(facts.now) - Date.parse(facts.config.newestAt)) / 1000) : undefined);
+      gauge('lifeboat_config_backup_success_rate_percent', 'Share of configuration backups of the last 7 days that succeeded, percent', configSuccessRate(facts));
+    }
     gauge('lifeboat_latest_backups_failed_verification', 'Latest backups whose last verification failed', facts.verification.latestFailed.length);
   }
   return `${lines.join('\n')}\n`;

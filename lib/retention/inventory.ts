@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKUP_PREFIXES, scanStore } from '../catalog/catalog';
+import { scanUnchanged } from '../catalog/config';
 import { SNAPSHOT_FILE_PATTERN, WAL_ARCHIVE_PREFIX } from '../catalog/layout';
 import { METADATA_SUFFIX, parseStamp } from '../catalog/names';
 import { readStoredVerification, VERIFICATION_SUFFIX, verificationKey } from '../catalog/verification';
@@ -40,6 +41,12 @@ export async function backupInventory(store: Store, options: { localWalDir?: str
     const good = await verificationOk(store, m.key);
     if (m.kind === 'logical' || m.kind === 'globals') items.push({ store: 'backups', keys, key: m.key, kind: m.kind, tier: m.tier, stamp: stampOf(m.key), finishedAt: m.finishedAt, good });
     else if (m.kind === 'base') items.push({ store: 'backups', keys, key: m.key, kind: 'base', startWal: m.startWal, finishedAt: m.finishedAt, good });
+    else if (m.kind === 'config') items.push({ store: 'backups', keys, key: m.key, kind: 'config', stamp: m.stamp, finishedAt: m.finishedAt, good });
+  }
+  // Configuration runs that found nothing changed: a record, no archive of their own.
+  for (const record of await scanUnchanged(store)) {
+    withMetadata.add(record.key);
+    items.push({ store: 'backups', keys: [record.key], key: record.key, kind: 'config-unchanged', stamp: record.stamp, sameAs: record.sameAs, finishedAt: record.finishedAt });
   }
   // Artifacts without metadata (not backups): candidates for the orphan sweep.
   for (const prefix of BACKUP_PREFIXES) {

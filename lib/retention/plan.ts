@@ -6,7 +6,8 @@
  *  - the newest good backup of every tier is kept, whatever the counts say;
  *  - every WAL file a kept base backup needs for point-in-time recovery (from its start segment on)
  *    is kept, and a base backup old enough to reach back to the start of the PITR window is kept;
- *  - nothing is removed because it failed: failed items are only ever removed for age or count.
+ *  - nothing is removed because it failed: failed items are only ever removed for age or count;
+ *  - a configuration archive is kept while a kept "unchanged" record names it (its files are there).
  */
 import type { Tier } from '../catalog/names';
 
@@ -21,7 +22,7 @@ export interface RetentionPolicy {
 
 export interface InventoryItem {
   key: string;
-  kind: 'logical' | 'globals' | 'base' | 'wal' | 'snapshot' | 'orphan';
+  kind: 'logical' | 'globals' | 'base' | 'wal' | 'snapshot' | 'orphan' | 'config' | 'config-unchanged';
   /** When it was made (for WAL: archived; for orphans: file time). ISO 8601. */
   finishedAt: string;
   tier?: Tier;
@@ -34,6 +35,8 @@ export interface InventoryItem {
   segment?: string;
   /** Snapshots: the bucket. */
   group?: string;
+  /** Unchanged configuration records: the key of the archive holding their files. */
+  sameAs?: string;
 }
 
 export interface Decision {
@@ -118,10 +121,57 @@ export function planRetention(items: readonly InventoryItem[], policy: Retention
     else remove(snap, `older than ${policy.snapshotDays} days`);
   }
 
-  // 6. Artifacts without metadata (interrupted runs) are not backups; removed after a grace period.
+  // 6. Configuration backups (archives and unchanged records, one per run): GFS over the runs.
+  planConfigBackups(items, policy, keep, remove);
+
+  // 7. Artifacts without metadata (interrupted runs) are not backups; removed after a grace period.
   for (const orphan of items.filter((i) => i.kind === 'orphan')) {
     if (now.getTime() - Date.parse(orphan.finishedAt) >= ORPHAN_GRACE_MS) remove(orphan, 'artifact without metadata (an interrupted run), older than a day');
     else keep(orphan, 'artifact without metadata, younger than a day (may still be being written)');
   }
   return plan;
+}
+
+/** ISO week of a UTC date as `YYYY-Www` (weeks start on Monday; the year is the week's Thursday's). */
+export function isoWeek(date: Date): string {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  d.setUTCDate(d.getUTCDate() + 3 - ((d.getUTCDay() + 6) % 7));
+  const firstThursday = new Date(Date.UTC(d.getUTCFullYear(), 0, 4));
+  const week = 1 + Math.round(((d.getTime() - firstThursday.getTime()) / DAY_MS - 3 + ((firstThursday.getUTCDay() + 6) % 7)) / 7);
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+/**
+ * Configuration backups run daily and are kept like the daily tier, thinned grandfather-father-son
+ * with the same counts: the newest `daily` runs, the newest run of each of the newest `weekly` ISO
+ * weeks and of each of the newest `monthly` calendar months (UTC), and always the newest good
+ * archive. A run is an archive or an unchanged record; an archive a kept record names is kept too.
+ */
+function planConfigBackups(items: readonly InventoryItem[], policy: RetentionPolicy, keep: (i: InventoryItem, reason: string) => void, remove: (i: InventoryItem, reason: string) => void): void {
+  const runs = items.filter((i) => i.kind === 'config' || i.kind === 'config-unchanged').sort(newestFirst);
+  const reasons = new Map<InventoryItem, string>();
+  runs.slice(0, policy.daily).forEach((run) => reasons.set(run, `within the newest ${policy.daily} configuration backups (daily)`));
+  for (const [count, period, of] of [[policy.weekly, 'week', (d: Date) => isoWeek(d)], [policy.monthly, 'month', (d: Date) => d.toISOString().slice(0, 7)]] as const) {
+    const seen = new Set<string>();
+    for (const run of runs) {
+      const p = of(new Date(run.finishedAt));
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (seen.size > count) break;
+      if (!reasons.has(run)) reasons.set(run, `newest configuration backup of ${period} ${p} (the newest ${count} ${period}s are kept)`);
+    }
+  }
+  const newestGood = runs.find((r) => r.kind === 'config' && r.good !== false);
+  if (newestGood && !reasons.has(newestGood)) reasons.set(newestGood, 'newest good configuration archive');
+  // Archives whose files kept records stand for.
+  for (const run of runs) {
+    if (run.kind !== 'config-unchanged' || !reasons.has(run) || !run.sameAs) continue;
+    const archive = runs.find((a) => a.kind === 'config' && a.key === run.sameAs);
+    if (archive && !reasons.has(archive)) reasons.set(archive, `holds the files of the kept unchanged record ${run.key}`);
+  }
+  for (const run of runs) {
+    const reason = reasons.get(run);
+    if (reason) keep(run, reason);
+    else remove(run, `older than the newest ${policy.daily} configuration backups and not the newest of a kept week or month`);
+  }
 }

@@ -2,7 +2,7 @@
  * Schedules as code: the seed's crontab (MinIO snapshot 01:00, PostgreSQL daily 02:00, weekly
  * Sunday 03:00, monthly on the 1st 04:00, verification every 6 hours, monitoring hourly) plus what
  * Lifeboat adds (a daily base backup, WAL shipping every 5 minutes, daily retention pruning, MinIO
- * replication at REPLICATION_INTERVAL_SECONDS). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
+ * replication at REPLICATION_INTERVAL_SECONDS, a daily configuration file backup at 02:30). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
  * replaces calendar specs by name. Pure: config in, declaration out.
  */
 import { createHash } from 'node:crypto';
@@ -42,6 +42,7 @@ export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREF
     { name: 'verify', description: 'Verify the latest backups (seed: every 6 hours)', cron: '15 */6 * * *', workflowType: 'verifyBackups', args: [{ scope: 'latest' }], overlap: 'SKIP', catchupWindowSeconds: HOUR },
     { name: 'monitor', description: 'Backup monitoring and metrics (seed: hourly)', cron: '5 * * * *', workflowType: 'monitorBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 1800 },
     { name: 'prune', description: 'Retention pruning (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote)', cron: '0 5 * * *', workflowType: 'pruneBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
+    { name: 'config-backup', description: 'Configuration files (CONFIG_BACKUP_PATHS): an archive, or an "unchanged" entry when nothing changed', cron: '30 2 * * *', workflowType: 'backupConfigFiles', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
     { name: 'minio-replicate', description: 'Replicate MinIO source -> backup (incremental mirror)', intervalSeconds: config.minio.replicationIntervalSeconds, workflowType: 'replicateBuckets', args: [{}], overlap: 'SKIP', catchupWindowSeconds: config.minio.replicationIntervalSeconds },
   ];
   return list

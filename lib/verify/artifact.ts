@@ -2,7 +2,8 @@
  * Verification of a stored artifact without restoring it: the local and the remote copy against the
  * metadata's sha256 and size, then decryption (MDC) and decompression (frame checksums) of the
  * verified copy streamed to nowhere, and what the decoded content must be for its kind (a non-empty
- * pg_dump / pg_dumpall header; a base backup's tar listing, backup_label and WAL, see ./content).
+ * pg_dump / pg_dumpall header; a base backup's tar listing, backup_label and WAL, see ./content; a
+ * configuration archive's entries against its manifest, see lib/config-files/restore.ts).
  * Each check gives a result and, when it fails, a reason.
  */
 import { createReadStream, existsSync } from 'node:fs';
@@ -10,7 +11,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { PrivateKey } from 'openpgp';
 import type { WAL_ARCHIVE } from '../catalog/layout';
-import type { ArtifactMetadata } from '../catalog/metadata';
+import type { ArtifactMetadata, ConfigMetadata } from '../catalog/metadata';
+import { checkConfigArchive } from '../config-files/restore';
+import { ChecksumMismatch, OperationRefused } from '../errors';
 import { describeMismatch, sha256OfFile, sha256OfStream } from '../restore/fetch';
 import type { Store } from '../storage/store';
 import { decodeHead, dumpProblem, globalsProblem, inspectBaseBackup } from './content';
@@ -133,6 +136,7 @@ async function decodeAndInspect(source: NodeJS.ReadableStream, metadata: Artifac
           : { name: 'content', ok: false, detail: inspected.problems.join('; ') },
       ];
     }
+    if (metadata.kind === 'config') return await inspectConfigArchive(source, metadata, privateKeys);
     const { bytes, head } = await decodeHead(source, encoding, privateKeys);
     const decodedOk: CheckResult = { name: 'decrypt-decompress', ok: true, detail: `${bytes} bytes of content decoded, integrity checks passed` };
     if (metadata.kind === 'globals') {
@@ -147,5 +151,20 @@ async function decodeAndInspect(source: NodeJS.ReadableStream, metadata: Artifac
     return [bytes > 0 ? decodedOk : { name: 'decrypt-decompress', ok: false, detail: 'decodes to nothing (0 bytes)' }];
   } catch (error) {
     return [{ name: 'decrypt-decompress', ok: false, detail: message(error) }];
+  }
+}
+
+/** A configuration archive: every entry as its manifest says (type, mode, owner, size, sha256), nothing else, nothing missing. */
+async function inspectConfigArchive(source: NodeJS.ReadableStream, metadata: ConfigMetadata, privateKeys: PrivateKey[] | undefined): Promise<CheckResult[]> {
+  try {
+    const { entries, bytes } = await checkConfigArchive({ where: metadata.key, open: () => source, metadata, privateKeys }, 'in-place');
+    return [
+      { name: 'decrypt-decompress', ok: true, detail: `${bytes} bytes of content decoded, integrity checks passed` },
+      { name: 'content', ok: true, detail: `tar of ${entries} entries; every file, directory and link of the manifest with its mode, owner, size and sha256, nothing else` },
+    ];
+  } catch (error) {
+    // The archive decoded as far as the walk went; what it holds disagrees with the manifest.
+    if (error instanceof ChecksumMismatch || error instanceof OperationRefused) return [{ name: 'content', ok: false, detail: message(error) }];
+    throw error;
   }
 }

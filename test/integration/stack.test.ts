@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { portOpen } from '../../client/stack/processes';
 import { stackSettings } from '../../client/stack/settings';
 import { stackDown, stackStatus, stackUp } from '../../client/stack/stack';
+import { loadConfig } from '../../lib/config/load';
+import { dnsProviderFromConfig } from '../../lib/dns/from-config';
 
 /**
  * Every live process whose command line mentions `marker`. With `serversOnly`, children of those
@@ -38,6 +40,7 @@ const settings = stackSettings({
   LIFEBOAT_STACK_MINIO_SOURCE_CONSOLE_PORT: '19031',
   LIFEBOAT_STACK_MINIO_BACKUP_PORT: '19130',
   LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT: '19131',
+  LIFEBOAT_STACK_DNS_PORT: '15473',
 });
 
 describe('lifeboat stack up/down', () => {
@@ -48,23 +51,37 @@ describe('lifeboat stack up/down', () => {
 
   it('up starts every server once, a second up starts nothing, down leaves nothing behind', async () => {
     const first = await stackUp(settings, () => undefined);
-    expect(first.started.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    expect(first.started.sort()).toEqual(['bind', 'minio-backup', 'minio-source', 'postgres', 'temporal']);
     const status = await stackStatus(settings);
     expect(status.every((s) => s.running && s.answering)).toBe(true);
     const pids = status.map((s) => s.pid);
     const servers = processesMentioning(dir, true);
-    expect(servers).toHaveLength(4);
+    expect(servers).toHaveLength(5);
+
+    // BIND answers for the demo zone with the settings written to lifeboat.env, and takes updates.
+    const config = loadConfig({ envFile: first.envFile, env: {} });
+    expect(config.dns).toMatchObject({ provider: 'rfc2136', server: { host: '127.0.0.1', port: 15473 }, zone: 'lifeboat.test', record: 'db.lifeboat.test', drillRecord: 'drill.lifeboat.test' });
+    const dns = dnsProviderFromConfig(config.dns)!;
+    await dns.check();
+    expect(await dns.current('db.lifeboat.test')).toEqual({ name: 'db.lifeboat.test', ttl: 60, records: [{ type: 'A', value: '127.0.0.1' }] });
+    expect((await dns.switch('drill.lifeboat.test', '127.0.0.2')).changed).toBe(true);
 
     const second = await stackUp(settings, () => undefined);
     expect(second.started).toEqual([]);
-    expect(second.alreadyRunning.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    expect(second.alreadyRunning.sort()).toEqual(['bind', 'minio-backup', 'minio-source', 'postgres', 'temporal']);
     expect((await stackStatus(settings)).map((s) => s.pid)).toEqual(pids);
     expect(processesMentioning(dir, true)).toEqual(servers);
 
+    // A restart keeps the zone's dynamic data (the journal) and the key.
+    const stoppedBind = await stackDown(settings);
+    expect(stoppedBind).toContain('bind');
+    await stackUp(settings, () => undefined);
+    expect((await dns.current('drill.lifeboat.test'))?.records).toEqual([{ type: 'A', value: '127.0.0.2' }]);
+
     const stopped = await stackDown(settings);
-    expect(stopped.sort()).toEqual(['minio-backup', 'minio-source', 'postgres', 'temporal']);
+    expect(stopped.sort()).toEqual(['bind', 'minio-backup', 'minio-source', 'postgres', 'temporal']);
     expect(processesMentioning(dir)).toEqual([]);
-    for (const port of [7263, 15462, 19030, 19130]) expect(await portOpen('127.0.0.1', port)).toBe(false);
+    for (const port of [7263, 15462, 19030, 19130, 15473]) expect(await portOpen('127.0.0.1', port)).toBe(false);
     expect(await stackDown(settings)).toEqual([]);
   });
 

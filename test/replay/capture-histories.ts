@@ -16,7 +16,8 @@
  * private key) before it is written. Histories do hold the test stack's paths
  * (/var/lib/lifeboat/test-stack/...) and generated names; nothing else machine-specific.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -92,7 +93,12 @@ async function main(): Promise<void> {
   const settings = stackSettings(process.env, 'test');
   const envFile = join(settings.dir, 'lifeboat.env');
   const queue = `capture-${Date.now().toString(36)}`;
-  const config = loadConfig({ envFile, env: { LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'capturehost' } });
+  // A small configuration set (and the stack's env file, whose secrets the history check looks for).
+  const configSet = mkdtempSync(join(tmpdir(), 'lifeboat-capture-config-'));
+  mkdirSync(join(configSet, 'app', 'empty'), { recursive: true });
+  writeFileSync(join(configSet, 'app', 'app.conf'), 'listen = 8080\n');
+  symlinkSync('app.conf', join(configSet, 'app', 'current.conf'));
+  const config = loadConfig({ envFile, env: { LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'capturehost', CONFIG_BACKUP_PATHS: `${join(configSet, 'app')},${envFile}` } });
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', fd: 2 });
   installRuntime({ logger });
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
@@ -162,10 +168,15 @@ async function main(): Promise<void> {
       cleanups.push(() => dropBucket(stores(config).source, target));
       await capture('restoreBucket', { snapshot: snapshot.snapshots[0]!.key, targetBucket: target });
     }
+    if (wanted('backupConfigFiles') || wanted('restoreConfigFiles')) {
+      await capture('backupConfigFiles', {});
+      if (wanted('restoreConfigFiles')) await capture('restoreConfigFiles', { targetDir: join(configSet, 'restored') });
+    }
     const missing = (Object.keys(workflows) as Runbook[]).filter((t) => wanted(t) && !readHistoryNames().includes(t));
     if (missing.length) throw new Error(`no history captured for: ${missing.join(', ')}`);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => process.stderr.write(`cleanup: ${String(e)}\n`));
+    rmSync(configSet, { recursive: true, force: true });
     workers.shutdown();
     await running;
     await connection.close();

@@ -31,12 +31,12 @@ describe('the composition root (lib/deps.ts)', () => {
     expect(offsiteOnly.offsite()).toBe(offsiteOnly.offsite());
   });
 
-  it('accepts overrides for chosen parts and leaves the DR slots empty', () => {
+  it('accepts overrides for chosen parts; the DR environment slot holds the DR_ENVIRONMENT provider (local by default)', () => {
     const config = configOf({});
     const local = buildStores(config).local;
     const deps = buildDeps(config, createLogger({ level: 'silent' }), { stores: { ...buildStores(config), local } });
     expect(deps.stores.local).toBe(local);
-    expect(deps.environment).toBeUndefined();
+    expect(deps.environment?.kind).toBe('local');
     expect(deps.dns).toBeUndefined();
     expect(deps.pgTools.env('other').PGDATABASE).toBe('other');
   });

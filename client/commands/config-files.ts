@@ -1,0 +1,126 @@
+/**
+ * `lifeboat backup config [--wait]` and `lifeboat restore config [BACKUP] --target DIR | --diff |
+ * --in-place --confirm FILE`: configuration file backups (CONFIG_BACKUP_PATHS). Flags are checked
+ * here before any connection; the workflows check them again (they can be started from the UI).
+ */
+import type { Client } from '@temporalio/client';
+import { formatStamp } from '../../lib/catalog/names';
+import type { Config } from '../../lib/config/load';
+import { InputInvalid } from '../../lib/errors';
+import { backupConfigFiles, type BackupConfigFilesResult } from '../../workflows/backup-config-files';
+import { approveInPlaceUpdate, configRestoreQuery, restoreConfigFiles, type RestoreConfigFilesInput, type RestoreConfigFilesResult } from '../../workflows/restore-config-files';
+import type { CommandSpec } from '../command-table';
+import { withClient } from '../context';
+import { formatBytes } from '../format';
+import { lifeboatSearchAttributes } from '../search-attributes';
+import { parseSourceOption } from './restore';
+
+const stampNow = (): string => formatStamp(new Date());
+
+export async function startBackupConfigFiles(client: Client, config: Config, options: { taskQueue?: string } = {}) {
+  return client.workflow.start(backupConfigFiles, {
+    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    workflowId: `backup-config-${stampNow()}`,
+    args: [{}],
+    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'config-backup' }),
+  });
+}
+
+export function describeConfigBackup(r: BackupConfigFilesResult): string {
+  const what = r.outcome === 'unchanged'
+    ? `unchanged since ${r.sameAs} (${r.files} files): recorded as ${r.key}`
+    : `${r.key} ${formatBytes(r.bytes)}, ${r.files} files / ${r.directories} directories / ${r.symlinks} links (${formatBytes(r.fileBytes)}), sha256 ${r.sha256?.slice(0, 12)}...`;
+  const remote = r.remote ? ', copied off-site' : '';
+  const warnings = r.warnings.map((w) => `\nwarning: ${w}`).join('');
+  return `${what}${remote}${warnings}`;
+}
+
+export function describeConfigRestore(r: RestoreConfigFilesResult): string {
+  const lines: string[] = [];
+  const from = r.requested !== r.backup ? `${r.backup} (for ${r.requested})` : r.backup;
+  if (r.differences) {
+    const d = r.differences;
+    lines.push(`${from} against ${d.against}: ${d.total} difference(s) in ${d.compared} entries`);
+    for (const x of d.list) lines.push(`  ${x.change.padEnd(7)} ${x.path}: ${x.detail}`);
+    if (d.total > d.list.length) lines.push(`  ... ${d.total - d.list.length} more`);
+  }
+  if (r.restored) {
+    const x = r.restored;
+    const where = x.mode === 'in-place' ? 'in place' : `into ${x.targetDir}`;
+    lines.push(`restored ${from} ${where}: ${x.files} files, ${x.directories} directories, ${x.symlinks} links (${formatBytes(x.bytes)}), all ${x.checked} entries checked against the manifest (${x.copy} copy)${x.ownersRestored ? '' : '; owners not restored (the worker is not root)'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The workflow input of `restore config`, checked (no connection yet). */
+export function restoreConfigInput(backup: string | undefined, opts: Record<string, unknown>): RestoreConfigFilesInput {
+  const target = opts.target as string | undefined;
+  const source = parseSourceOption(opts.source);
+  if (target !== undefined && !target.startsWith('/')) throw new InputInvalid('--target', `"${target}" is not an absolute directory`, 'e.g. --target /srv/restored-config (a new or empty directory)');
+  if (opts.inPlace && opts.diff) throw new InputInvalid('--in-place', 'cannot be combined with --diff');
+  if (opts.inPlace && target !== undefined) throw new InputInvalid('--target', 'cannot be combined with --in-place (files go back to their own paths)');
+  if (opts.confirm !== undefined && !opts.inPlace) throw new InputInvalid('--confirm', 'only confirms an --in-place restore');
+  if (!opts.inPlace && !opts.diff && target === undefined) throw new InputInvalid('--target', 'is required', 'restore into a new directory: --target DIR; compare with the live files: --diff; over the live files: --in-place --confirm FILE');
+  return { ...(backup ? { backup } : {}), ...(target ? { targetDir: target } : {}), ...(opts.diff ? { diff: true } : {}), ...(opts.inPlace ? { inPlace: true } : {}), ...(source ? { source } : {}) };
+}
+
+export const configFileCommands: CommandSpec[] = [
+  {
+    name: 'backup config',
+    summary: 'back up the configuration files of CONFIG_BACKUP_PATHS (an archive, or "unchanged" when nothing changed)',
+    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }],
+    async run(_args, opts) {
+      return withClient(async (client, config) => {
+        const handle = await startBackupConfigFiles(client, config);
+        process.stdout.write(`started workflow ${handle.workflowId}\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeConfigBackup(await handle.result())}\n`);
+      });
+    },
+  },
+  {
+    name: 'restore config',
+    summary: 'restore configuration files into a new directory (--target), compare them with the live files (--diff), or restore in place after approval',
+    args: [{ name: 'backup', description: 'a configuration backup (`lifeboat backups list`); default the newest', optional: true }],
+    options: [
+      { flags: '--target <dir>', description: 'a new or empty directory; files land below it at their own paths' },
+      { flags: '--diff', description: 'list what differs from the live files (or from those below --target); write nothing' },
+      { flags: '--in-place', description: 'restore over the live files; waits for the approveInPlace Update' },
+      { flags: '--confirm <file>', description: 'with --in-place: approve it, naming the backup file (config_<stamp>.tar.zst.gpg)' },
+      { flags: '--source <copy>', description: 'copy to read: local, remote (off-site only) or auto (default)' },
+      { flags: '--no-wait', description: 'start the workflow and return' },
+    ],
+    async run([backup], opts) {
+      const input = restoreConfigInput(backup, opts);
+      return withClient(async (client, config) => {
+        const handle = await client.workflow.start(restoreConfigFiles, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `restore-config-${input.diff ? 'diff' : input.inPlace ? 'in-place' : 'new'}-${stampNow()}-${Math.random().toString(36).slice(2, 6)}`,
+          args: [input],
+          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'config-restore', ...(backup ? { LifeboatBackupId: backup } : {}) }),
+        });
+        process.stderr.write(`started workflow ${handle.workflowId}\n`);
+        if (opts.wait === false) return;
+        if (input.inPlace) {
+          // Wait for the comparison, show it, then approve (with --confirm) or say how to.
+          for (;;) {
+            const state = await handle.query(configRestoreQuery);
+            if (state.stage === 'awaiting-approval') {
+              process.stderr.write(`${state.differences ?? 0} live file(s) differ from ${state.backup}\n`);
+              if (opts.confirm === undefined) {
+                const file = state.backup?.split('/').pop() ?? '';
+                process.stderr.write(`waiting for approval (rerun with --confirm ${file}, or send the Update): temporal workflow update execute --workflow-id ${handle.workflowId} --name ${approveInPlaceUpdate.name} --input '{"confirm":"${file}"}'\n`);
+              } else {
+                process.stderr.write(`${await handle.executeUpdate(approveInPlaceUpdate, { args: [{ confirm: String(opts.confirm) }] })}\n`);
+              }
+              break;
+            }
+            if (state.stage === 'done' || state.stage === 'failed') break;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+        const result = await handle.result();
+        process.stdout.write(describeConfigRestore(result));
+      });
+    },
+  },
+];
