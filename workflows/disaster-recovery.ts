@@ -140,7 +140,6 @@ class Aborted extends Error {}
 export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise<DrReport> {
   const info = workflowInfo();
   const declaredAt = new Date();
-  const steps = new StepTracker('disasterRecovery', DR_STEPS.map((s) => ({ name: s.name, estimateSeconds: s.minutes * 60 })), { summary: () => summary() });
   let plan: DrPlan | undefined = undefined;
   let environment: ProvisionedEnvironment | undefined;
   let waitingFor: string | undefined;
@@ -156,6 +155,7 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
     if (abort) lines.push(`abort asked by ${abort.by ?? 'someone'}: ${abort.reason}`);
     return lines.join('\n\n');
   };
+  const steps = new StepTracker('disasterRecovery', DR_STEPS.map((s) => ({ name: s.name, estimateSeconds: s.minutes * 60 })), { summary: () => summary() });
   setHandler(reportQuery, () => report);
   setHandler(
     approveUpdate,

@@ -172,6 +172,17 @@ describe('restoreBucket into an explicit target MinIO from the off-site copy', (
     expect(await readBucket(secondStore, bucket)).toEqual(expected(objects));
   }, 300_000);
 
+  it('from the replica into the second MinIO: the backup MinIO\'s copy, byte-identical, with types and metadata', async () => {
+    await worker.env.client.workflow.execute('mirrorBuckets', { taskQueue: worker.taskQueue, workflowId: `test-tmirror-${Date.now()}`, args: [{ buckets: [bucket] }] });
+    const targetBucket = `${bucket}-rep`;
+    const result = (await (await run({ fromReplica: bucket, targetBucket, target: { minio: { endpoint } } })).result()) as RestoreBucketResult;
+    expect(result).toMatchObject({ from: 'replica', source: bucket, targetBucket, restored: objects.length, createdBucket: true, target: { minio: { endpoint } } });
+    expect(await readBucket(secondStore, targetBucket)).toEqual(expected(objects));
+    // The configured source MinIO got nothing.
+    expect(await stores(worker.config).source.bucketExists(targetBucket)).toBe(false);
+    await dropBucket(stores(worker.config).backup, bucket).catch(() => undefined);
+  }, 300_000);
+
   it('source local with the local archive deleted fails clearly; bad targets are refused naming the field', async () => {
     const local = failureOf(await (await run({ snapshot: snapshot.file, source: 'local', target: { minio: { endpoint } } })).result().catch((e: unknown) => e));
     expect(local.type).toBe('BackupNotFound');
@@ -180,7 +191,7 @@ describe('restoreBucket into an explicit target MinIO from the off-site copy', (
       [{ snapshot: snapshot.file, target: { minio: { endpoint: 'http://user:pw@127.0.0.1:9000' } } }, /^target\.minio\.endpoint:/],
       [{ snapshot: snapshot.file, target: { minio: { endpoint, secretKey: 'x' } } }, /target\.minio\.secretKey/],
       [{ snapshot: snapshot.file, server: 'backup', target: { minio: { endpoint } } }, /^target:/],
-      [{ fromReplica: bucket, target: { minio: { endpoint } } }, /^target:/],
+      [{ fromReplica: bucket, source: 'remote', target: { minio: { endpoint } } }, /^source: applies to snapshots only/],
       [{ snapshot: snapshot.file, source: 'nearby' }, /^source:/],
     ];
     for (const [input, message] of cases) {
