@@ -58,7 +58,7 @@ export function renderDrStatus(id: string, status: RunbookStatus, rtoSeconds: nu
   const ended = status.state !== 'running';
   const lastEnd = status.steps.map((s) => (s.endedAt ? Date.parse(s.endedAt) : 0)).reduce((a, b) => Math.max(a, b), 0);
   const total = ended && started !== undefined && lastEnd ? (lastEnd - started) / 1000 : elapsed;
-  return `${id}: ${status.state}${status.current ? `, running ${status.current}` : ''}\n${table(rows)}${ended ? 'took' : 'elapsed'} ${seconds(total)} of an RTO of ${seconds(rtoSeconds)}; ${ended ? '' : `budget left ${seconds(rtoSeconds - total)}`}\n`;
+  return `${id}: ${status.state}${status.current ? `, at step ${status.current}` : ''}\n${table(rows)}${ended ? 'took' : 'elapsed'} ${seconds(total)} of an RTO of ${seconds(rtoSeconds)}; ${ended ? '' : `budget left ${seconds(rtoSeconds - total)}`}\n`;
 }
 
 async function newestRun(client: Client): Promise<string> {

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   mkdirSync(join(configSet, 'app', 'empty'), { recursive: true });
   writeFileSync(join(configSet, 'app', 'app.conf'), 'listen = 8080\n');
   symlinkSync('app.conf', join(configSet, 'app', 'current.conf'));
-  const config = loadConfig({ envFile, env: { LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'capturehost', CONFIG_BACKUP_PATHS: `${join(configSet, 'app')},${envFile}` } });
+  const config = loadConfig({ envFile, env: { LIFEBOAT_TASK_QUEUE: queue, LIFEBOAT_HOST: 'capturehost', CONFIG_BACKUP_PATHS: `${join(configSet, 'app')},${envFile}`, BUCKETS_TO_BACKUP: BUCKET } });
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', fd: 2 });
   installRuntime({ logger });
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
@@ -171,6 +171,15 @@ async function main(): Promise<void> {
     if (wanted('backupConfigFiles') || wanted('restoreConfigFiles')) {
       await capture('backupConfigFiles', {});
       if (wanted('restoreConfigFiles')) await capture('restoreConfigFiles', { targetDir: join(configSet, 'restored') });
+    }
+    if (wanted('disasterRecovery')) {
+      // A drill needs a base backup with shipped WAL, the bucket's replica and a configuration backup off-site.
+      await capture('backupBase', {});
+      await switchAndArchive(config);
+      await capture('shipWal', {});
+      await capture('mirrorBuckets', { buckets: [BUCKET] });
+      await capture('backupConfigFiles', {});
+      await capture('disasterRecovery', { mode: 'drill', autoApprove: true, incident: 'CAPTURE', declaredBy: 'capture-histories', reason: 'replay history' });
     }
     const missing = (Object.keys(workflows) as Runbook[]).filter((t) => wanted(t) && !readHistoryNames().includes(t));
     if (missing.length) throw new Error(`no history captured for: ${missing.join(', ')}`);
