@@ -16,6 +16,7 @@ import { parseMetadata, type ArtifactMetadata, type BaseMetadata, type GlobalsMe
 import { baseBackupKey, globalsKey, logicalBackupKey, metadataKey, type Encoding, type Tier } from '../lib/catalog/names';
 import type { EncryptionKey } from '../lib/crypto/openpgp';
 import type { Deps } from '../lib/deps';
+import type { PostgresTarget } from '../lib/restore/load';
 import { ConflictingArtifact, InputInvalid } from '../lib/errors';
 import { sweepPartials, writeFileAtomic } from '../lib/pipeline/atomic-file';
 import type { ArtifactProof } from '../lib/pipeline/artifact';
@@ -154,7 +155,7 @@ export function createBackupActivities({ config, logger, stores, keys }: Pick<De
       };
     },
 
-    async takeBaseBackup(input: ArtifactInput): Promise<ArtifactRecord> {
+    async takeBaseBackup(input: ArtifactInput & { target?: PostgresTarget }): Promise<ArtifactRecord> {
       const key = baseBackupKey(input.stamp, encoding());
       const done = alreadyRecorded(key, input);
       if (done) return fromMetadata(done);
@@ -163,7 +164,8 @@ export function createBackupActivities({ config, logger, stores, keys }: Pick<De
       const publicKey = await encryptionKey();
       const result = await withHeartbeats({ rawBytes: 0, writtenBytes: 0 }, (beats) =>
         runBaseBackup({
-          db: config.db,
+          // A target is another server (the DR runbook's new primary), reached with DB_USER / PGPASSWORD.
+          db: input.target ? { ...config.db, host: input.target.host, port: input.target.port } : config.db,
           target: local.pathOf(key),
           label: `lifeboat ${input.stamp}`,
           compression: config.compression,
@@ -183,7 +185,7 @@ export function createBackupActivities({ config, logger, stores, keys }: Pick<De
     /** Where monitoring runs and its thresholds (from this worker's config; no secrets). */
     async describeMonitoring(): Promise<{ backupHostTaskQueue: string; thresholds: Thresholds }> {
       const { metricsPort: _port, ...thresholds } = config.monitor;
-      return { backupHostTaskQueue: config.temporal.backupHostTaskQueue, thresholds };
+      return { backupHostTaskQueue: config.temporal.backupHostTaskQueue, thresholds: { ...thresholds, drillMaxAgeDays: config.dr.drillMaxAgeDays } };
     },
 
     /** Write the metadata record beside the artifact. Only now is the artifact a backup. */

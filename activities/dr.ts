@@ -22,6 +22,8 @@ import { parseMetadata, type ArtifactMetadata, type LogicalMetadata } from '../l
 import { metadataKey } from '../lib/catalog/names';
 import { readRemoteSnapshotMetadata, remoteSnapshotStore } from '../lib/catalog/snapshots';
 import { listArchivedWal } from '../lib/catalog/wal';
+import { walArchiveDir } from '../lib/catalog/paths';
+import { walArchiveCommand } from '../lib/lifeboat-bin';
 import type { Deps } from '../lib/deps';
 import { dnsRecordFor } from '../lib/dns/from-config';
 import type { DnsRecordSet } from '../lib/dns/provider';
@@ -30,7 +32,7 @@ import { parseEnvironmentKind, type EnvironmentKind } from '../lib/environment/k
 import { BackupNotFound, InputInvalid, isLifeboatError } from '../lib/errors';
 import { parseSnapshotFile } from '../lib/minio/names';
 import type { SnapshotMetadata } from '../lib/minio/metadata';
-import { stopCluster } from '../lib/pitr/cluster';
+import { startCluster, stopCluster } from '../lib/pitr/cluster';
 import { assertRecoverable, choosePitrPlan } from '../lib/pitr/plan';
 import { clusterOwner, recoveryPathsOf, runDirOf } from '../lib/pitr/recovery-dir';
 import { parseTargetTime } from '../lib/pitr/target-time';
@@ -120,7 +122,11 @@ export function createDrActivities(deps: Pick<Deps, 'config' | 'logger' | 'store
       let fallbackReason: string | undefined;
       const [{ bases }, { files }] = await Promise.all([readBaseBackups(undefined, remote), listArchivedWal(undefined, remote)]);
       if (bases.length === 0) fallbackReason = 'no base backup off-site';
-      else {
+      else if (environment !== 'local') {
+        // A recovered cluster is built on this (the backup) host; another environment's PostgreSQL
+        // is a server elsewhere, so it gets the newest logical dump.
+        fallbackReason = `the ${environment} environment brings its own PostgreSQL server, and point-in-time recovery builds a new cluster on the backup host only (use environment local for it)`;
+      } else {
         try {
           const pitr = choosePitrPlan({ target, bases, wal: files });
           assertRecoverable(pitr);
@@ -387,6 +393,51 @@ export function createDrActivities(deps: Pick<Deps, 'config' | 'logger' | 'store
         remote = true;
       }
       return { json: join(dir, files.json), markdown: join(dir, files.markdown), remote };
+    },
+
+    /**
+     * After a failover, re-protect the new primary: its WAL is archived into the WAL archive
+     * (archive_mode on, Lifeboat's `wal archive`; a recovered cluster is restarted for that), and
+     * the settings that point Lifeboat at it are written to dr-reports/<id>.new-primary.env (no
+     * secrets). The first base backup follows as a child workflow. Idempotent.
+     */
+    async protectNewPrimary(input: { workflowId: string; postgres: { host: string; port: number }; minio?: { endpoint: string }; pitrDataDir?: string }): Promise<{ archiveCommand: string; restarted: boolean; envFile: string }> {
+      const archiveCommand = walArchiveCommand(walArchiveDir(config.backupRoot));
+      const beats = startHeartbeats({ protecting: input.postgres }, 5000);
+      try {
+        const mode = await withPg(deps, input.postgres, 'postgres', async (c) => {
+          const current = (await c.query<{ mode: string; command: string }>("SELECT current_setting('archive_mode') AS mode, current_setting('archive_command') AS command")).rows[0]!;
+          if (current.command !== archiveCommand) await c.query(`ALTER SYSTEM SET archive_command = '${archiveCommand.replace(/'/g, "''")}'`);
+          if (current.mode !== 'on') await c.query("ALTER SYSTEM SET archive_mode = 'on'");
+          await c.query('SELECT pg_reload_conf()');
+          return current.mode;
+        });
+        let restarted = false;
+        if (mode !== 'on') {
+          if (!input.pitrDataDir) throw new InputInvalid('postgres', `archive_mode is ${mode} on ${input.postgres.host}:${input.postgres.port} and the server is not one Lifeboat can restart`, 'set archive_mode = on there and restart it, then take a base backup');
+          // archive_mode needs a restart: the recovered cluster is ours (under RESTORE_DATA_ROOT).
+          const paths = recoveryPathsOf(runDirOf(input.pitrDataDir));
+          await stopCluster(deps.pgTools.path('pg_ctl', 15), paths, clusterOwner());
+          await startCluster(deps.pgTools.path('pg_ctl', 15), paths, clusterOwner());
+          restarted = true;
+        }
+        const dir = join(config.backupRoot, DR_REPORTS_DIR);
+        mkdirSync(dir, { recursive: true });
+        const envFile = join(dir, `${input.workflowId.replace(/[^A-Za-z0-9._-]+/g, '-')}.new-primary.env`);
+        writeFileAtomic(envFile, [
+          `# The new primary after disaster recovery ${input.workflowId} (${new Date().toISOString()}).`,
+          '# Merge into the env file (/etc/default/corporate-intel-backup) and restart the workers to protect it;',
+          '# secrets (PGPASSWORD, MinIO keys) stay as they are: the new servers use the same credentials.',
+          `DB_HOST=${input.postgres.host}`,
+          `DB_PORT=${input.postgres.port}`,
+          ...(input.minio ? [`MINIO_SOURCE_ENDPOINT=${input.minio.endpoint}`] : []),
+          '',
+        ].join('\n'), 0o640);
+        logger.info({ postgres: input.postgres, restarted, envFile }, 'new primary archives its WAL');
+        return { archiveCommand, restarted, envFile };
+      } finally {
+        beats.stop();
+      }
     },
 
     /**

@@ -15,3 +15,13 @@ export function findLifeboatBin(from = __dirname): string {
   }
   return join(dir, 'bin', 'lifeboat.js');
 }
+
+/**
+ * archive_command for a cluster whose WAL goes into `archiveDir`: Lifeboat's own `wal archive`
+ * (durable, never overwrites a different segment). It runs as `postgres`, which cannot read the
+ * worker's configuration, so the archive directory is passed on the command line.
+ */
+export function walArchiveCommand(archiveDir: string): string {
+  const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
+  return `${q(process.execPath)} ${q(findLifeboatBin())} wal archive --archive-dir ${q(archiveDir)} %p %f`;
+}

@@ -6,10 +6,16 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { formatStamp } from '../lib/catalog/names';
+import { invalidInput } from './failures';
 import { LOCAL, QUICK, STREAMING, UPLOAD } from './options';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface BackupBaseInput {}
+export interface BackupBaseInput {
+  /**
+   * Another PostgreSQL server to back up (the DR runbook's new primary, re-protected after a
+   * failover): an address only, reached with DB_USER / PGPASSWORD. Default the configured DB_HOST.
+   */
+  target?: { postgres?: { host: string; port: number } };
+}
 
 export interface BackupBaseResult {
   key: string;
@@ -24,9 +30,13 @@ export interface BackupBaseResult {
 
 const planning = proxyActivities<Activities>(QUICK);
 
-export async function backupBase(_input: BackupBaseInput = {}): Promise<BackupBaseResult> {
+export async function backupBase(input: BackupBaseInput = {}): Promise<BackupBaseResult> {
   const { workflowId, runId } = workflowInfo();
   const stamp = formatStamp(new Date());
+  const pg = input?.target?.postgres;
+  if (pg !== undefined && (typeof pg.host !== 'string' || !/^(?!-)[A-Za-z0-9.:-]{1,253}$/.test(pg.host) || !Number.isInteger(pg.port) || pg.port < 1 || pg.port > 65535)) {
+    throw invalidInput('target.postgres: must be { host, port } (credentials come from the worker\'s DB_USER / PGPASSWORD)');
+  }
 
   // 1. Where BACKUP_ROOT lives and whether there is an off-site copy.
   const target = await planning.describeBackupTarget();
@@ -35,7 +45,7 @@ export async function backupBase(_input: BackupBaseInput = {}): Promise<BackupBa
   const upload = proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue));
 
   // 2. pg_basebackup, streamed, compressed, encrypted; then its metadata record.
-  const base = await host.takeBaseBackup({ stamp, workflowId, runId });
+  const base = await host.takeBaseBackup({ stamp, workflowId, runId, ...(pg ? { target: { host: pg.host, port: pg.port } } : {}) });
   await hostLocal.recordBackup({ record: base, workflowId, runId });
 
   // 3. Off-site: the base backup, then every WAL file archived so far.

@@ -32,6 +32,7 @@ import type { ProvisionedEnvironment } from '../lib/environment/provider';
 import { raiseAlert } from './alerting';
 import { invalidInput } from './failures';
 import { LOCAL, QUICK, STREAMING, UPLOAD } from './options';
+import { backupBase, type BackupBaseResult } from './backup-base';
 import { restoreBucket, type RestoreBucketResult } from './restore-bucket';
 import { restoreConfigFiles, type RestoreConfigFilesResult } from './restore-config-files';
 import { restoreDatabase, type RestoreDatabaseResult } from './restore-database';
@@ -82,7 +83,7 @@ export const DR_STEPS = [
   { name: 'app-checks', action: 'Test application functionality', minutes: 5, responsible: 'QA Engineer' },
   { name: 'communicate', action: 'Communicate resolution', minutes: 5, responsible: 'Incident Commander' },
 ] as const;
-export type DrStepName = (typeof DR_STEPS)[number]['name'] | 'cleanup';
+export type DrStepName = (typeof DR_STEPS)[number]['name'] | 'cleanup' | 'reprotect';
 
 const MODES: readonly DrMode[] = ['failover', 'drill'];
 const ENVIRONMENTS = ['local', 'command', 'existing'];
@@ -222,13 +223,16 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
     } finally {
       overrun.cancel();
       const s = steps.status().steps.find((x) => x.name === name)!;
-      stepReports.push({ name, action: estimate?.action ?? 'Clean up the drill', estimateSeconds: estimate ? estimate.minutes * 60 : undefined, seconds: steps.seconds(name) ?? 0, state: s.state, detail: s.detail, startedAt: s.startedAt!, endedAt: s.endedAt });
+      stepReports.push({ name, action: estimate?.action ?? (name === 'cleanup' ? 'Clean up the drill' : 'Re-protect the new primary'), estimateSeconds: estimate ? estimate.minutes * 60 : undefined, seconds: steps.seconds(name) ?? 0, state: s.state, detail: s.detail, startedAt: s.startedAt!, endedAt: s.endedAt });
     }
   };
 
   const buildReport = (outcome: DrReport['outcome'], error?: string): DrReport => {
     const endedAt = new Date();
     const totalSeconds = (endedAt.getTime() - declaredAt.getTime()) / 1000;
+    // The RTO ends with step 10 (a drill's cleanup and a failover's re-protection come after recovery).
+    const communicated = stepReports.find((s) => s.name === 'communicate' && s.state === 'done')?.endedAt;
+    const recoverySeconds = communicated ? (Date.parse(communicated) - declaredAt.getTime()) / 1000 : totalSeconds;
     const lastTransactionAt = results.postgres?.lastTransactionAt;
     const disasterAt = input.disasterTime ? new Date(input.disasterTime).toISOString() : declaredAt.toISOString();
     return {
@@ -243,9 +247,10 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
       declaredAt: declaredAt.toISOString(),
       endedAt: endedAt.toISOString(),
       totalSeconds,
-      stepSeconds: stepReports.filter((s) => s.name !== 'cleanup').reduce((n, s) => n + s.seconds, 0),
+      recoverySeconds,
+      stepSeconds: stepReports.filter((s) => s.name !== 'cleanup' && s.name !== 'reprotect').reduce((n, s) => n + s.seconds, 0),
       rtoObjectiveSeconds: p.rtoSeconds,
-      rtoMet: outcome === 'recovered' && totalSeconds <= p.rtoSeconds,
+      rtoMet: outcome === 'recovered' && recoverySeconds <= p.rtoSeconds,
       estimateSeconds: DR_STEPS.reduce((n, s) => n + s.minutes * 60, 0),
       rpo: {
         disasterAt,
@@ -372,7 +377,19 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
       const written = await local.publishDrReport({ report });
       await raiseAlert(host, { severity: 'info', resolved: true, condition: `dr:${info.workflowId}`, summary: resolutionLine(report), details: { report: written.markdown } });
       return report;
-    }, (r) => `total ${Math.round(r.totalSeconds)} s against an RTO of ${Math.round(r.rtoObjectiveSeconds / 60)} min`);
+    }, (r) => `recovered in ${Math.round(r.recoverySeconds)} s against an RTO of ${Math.round(r.rtoObjectiveSeconds / 60)} min`);
+    // After a failover: protect the new primary before anyone goes home (its WAL archived, a first base backup).
+    if (p.mode === 'failover') {
+      steps.plan([{ name: 'reprotect' }]);
+      results.reprotect = await step('reprotect', async () => {
+        const protectedBy = await hostStreaming.protectNewPrimary({ workflowId: info.workflowId, postgres: pg, ...(env.minio ? { minio: env.minio } : {}), ...(created.pitrDataDir ? { pitrDataDir: created.pitrDataDir } : {}) });
+        const base: BackupBaseResult = await executeChild(backupBase, { workflowId: childId('reprotect-base'), taskQueue: info.taskQueue, args: [{ target: { postgres: pg } }] });
+        return { envFile: protectedBy.envFile, restarted: protectedBy.restarted, baseBackup: base.key, uploaded: base.uploaded };
+      }, (r) => `WAL archived from ${pg.host}:${pg.port}; first base backup ${r.baseBackup}${r.uploaded ? ' (off-site too)' : ''}; settings in ${r.envFile}`);
+      // The report again, now with the re-protection (the channels already heard the result).
+      report = buildReport('recovered');
+      await local.publishDrReport({ report });
+    }
   } catch (error) {
     failure = error;
     outcome = error instanceof Aborted ? 'aborted' : 'failed';
@@ -409,5 +426,5 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
 /** The one line every channel gets at the end. */
 function resolutionLine(r: DrReport): string {
   const rpo = r.rpo.seconds !== undefined ? `, RPO ${Math.round(r.rpo.seconds)} s` : '';
-  return `DR ${r.mode} ${r.id} ${r.outcome}${r.error ? ` (${r.error})` : ''}: ${Math.round(r.totalSeconds)} s against an RTO of ${Math.round(r.rtoObjectiveSeconds / 60)} min${r.outcome === 'recovered' ? (r.rtoMet ? ' (met)' : ' (NOT met)') : ''}${rpo}`;
+  return `DR ${r.mode} ${r.id} ${r.outcome}${r.error ? ` (${r.error})` : ''}: ${Math.round(r.recoverySeconds)} s against an RTO of ${Math.round(r.rtoObjectiveSeconds / 60)} min${r.outcome === 'recovered' ? (r.rtoMet ? ' (met)' : ' (NOT met)') : ''}${rpo}`;
 }

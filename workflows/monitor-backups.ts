@@ -2,8 +2,9 @@
  * monitorBackups: the seed's hourly `monitor-backups.sh`. Collect the facts on the backup host,
  * compute the seed's metrics JSON and one evaluation per condition (backup age, size anomaly, disk
  * usage, success rate, remote sync, database reachable, archiver failures, WAL archive age,
- * verification, configuration backup age and success rate), write the metrics, and send alerts
- * for conditions that started or cleared (deduplicated; a resolve when a condition clears).
+ * verification, configuration backup age and success rate, DR drill age and RTO), write the
+ * metrics, and send alerts for conditions that started or cleared (deduplicated; a resolve when a
+ * condition clears).
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';

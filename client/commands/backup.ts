@@ -7,6 +7,8 @@ import { readCatalog, type CatalogEntry } from '../../lib/catalog/catalog';
 import { listConfigBackups, type ConfigBackupEntry } from '../../lib/catalog/config';
 import { formatStamp, isTier, TIERS, type Tier } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
+import { describeDrills } from '../../lib/dr/drills';
+import { readDrillSummary } from '../../lib/dr/drill-reports';
 import { InputInvalid } from '../../lib/errors';
 import { walArchiveDir } from '../../lib/catalog/paths';
 import { buildStores } from '../../lib/deps';
@@ -120,7 +122,7 @@ export const backupCommands: CommandSpec[] = [
   },
   {
     name: 'backups list',
-    summary: 'list backups (dumps, globals, base backups, configuration files, with metadata): local and remote copies, each copy\'s last verification',
+    summary: 'list backups (dumps, globals, base backups, configuration files, with metadata): local and remote copies, each copy\'s last verification; then the last DR drill\'s RTO',
     options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
     async run(_args, opts) {
       const { config } = loadCliContext();
@@ -138,6 +140,8 @@ export const backupCommands: CommandSpec[] = [
       } else {
         process.stdout.write(table([...catalogRows(entries, config.backupRoot), ...unchangedConfigRows(unchanged)]));
       }
+      // The RTO the runbook has actually shown (dr-reports/ on this host).
+      if (!opts.json) process.stdout.write(`${describeDrills(await readDrillSummary(config.backupRoot))}\n`);
     },
   },
   {

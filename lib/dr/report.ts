@@ -63,7 +63,10 @@ export interface DrReport {
   reason?: string;
   declaredAt: string;
   endedAt: string;
+  /** Declaration to the end of the run (a drill's cleanup or a failover's re-protection included). */
   totalSeconds: number;
+  /** Declaration to the end of step 10: the recovery time measured against the RTO objective. */
+  recoverySeconds: number;
   /** Sum of the ten steps' times (without a drill's cleanup). */
   stepSeconds: number;
   rtoObjectiveSeconds: number;
@@ -80,6 +83,8 @@ export interface DrReport {
     verify?: RestoredDataCheck;
     dns?: { record?: string; value?: string; old?: string[]; approvedBy?: string; skipped?: string };
     checks?: SmokeChecks;
+    /** After a failover: the new primary's WAL archived and its first base backup. */
+    reprotect?: { envFile: string; restarted: boolean; baseBackup: string; uploaded: boolean };
   };
   approvals: { step: string; approvedBy: string; comment?: string; at: string }[];
   aborted?: { reason: string; by?: string; at: string };
@@ -100,14 +105,14 @@ export function renderDrReport(r: DrReport): string {
     '',
     `- Run: \`${r.id}\` (run ${r.runId})${r.incident ? `, incident ${r.incident}` : ''}`,
     `- Declared by ${r.declaredBy ?? 'unknown'} at ${r.declaredAt}${r.reason ? `: ${r.reason}` : ''}`,
-    `- Total: **${minutes(r.totalSeconds)}** against an RTO objective of ${minutes(r.rtoObjectiveSeconds)} (${r.rtoMet ? 'met' : 'NOT met'}); the seed's estimate is ${minutes(r.estimateSeconds)}`,
+    `- Recovered in **${minutes(r.recoverySeconds)}** (declaration to step 10) against an RTO objective of ${minutes(r.rtoObjectiveSeconds)} (${r.rtoMet ? 'met' : 'NOT met'}); the seed's estimate is ${minutes(r.estimateSeconds)}; the whole run took ${minutes(r.totalSeconds)}`,
     `- RPO: ${r.rpo.lastTransactionAt ? `last transaction recovered committed at ${r.rpo.lastTransactionAt}, ${minutes(r.rpo.seconds)} before the disaster (${r.rpo.disasterAt})` : 'no transaction time known'}`,
     ...(r.error ? [`- Error: ${r.error}`] : []),
     ...(r.aborted ? [`- Aborted by ${r.aborted.by ?? 'someone'} at ${r.aborted.at}: ${r.aborted.reason}`] : []),
     '',
     '| Step | Action | Estimate | Took | State | Detail |',
     '|------|--------|----------|------|-------|--------|',
-    ...r.steps.map((s, i) => `| ${s.name === 'cleanup' ? '-' : i + 1} | ${s.action} | ${minutes(s.estimateSeconds)} | ${minutes(s.seconds)}${s.estimateSeconds !== undefined && s.seconds > s.estimateSeconds ? ' (over)' : ''} | ${s.state} | ${(s.detail ?? '').replace(/\|/g, '\\|')} |`),
+    ...r.steps.map((s, i) => `| ${s.name === 'cleanup' || s.name === 'reprotect' ? '-' : i + 1} | ${s.action} | ${minutes(s.estimateSeconds)} | ${minutes(s.seconds)}${s.estimateSeconds !== undefined && s.seconds > s.estimateSeconds ? ' (over)' : ''} | ${s.state} | ${(s.detail ?? '').replace(/\|/g, '\\|')} |`),
     '',
     '## What was restored',
     '',
@@ -117,6 +122,7 @@ export function renderDrReport(r: DrReport): string {
     ...(r.restored.verify ? [`- Verified: ${r.restored.verify.summary}`] : []),
     ...(r.restored.dns ? [`- DNS: ${r.restored.dns.skipped ? `skipped (${r.restored.dns.skipped})` : `${r.restored.dns.record} -> ${r.restored.dns.value} (was ${(r.restored.dns.old ?? []).join(', ') || 'absent'})`}`] : []),
     ...(r.restored.checks ? r.restored.checks.checks.map((c) => `- Check ${c.name}: ${c.ok ? 'ok' : 'FAILED'}, ${c.detail}`) : []),
+    ...(r.restored.reprotect ? [`- Re-protected: WAL archived from the new primary${r.restored.reprotect.restarted ? ' (restarted for archive_mode)' : ''}, first base backup \`${r.restored.reprotect.baseBackup}\`; point Lifeboat at it with ${r.restored.reprotect.envFile}`] : []),
     '',
     '## Approvals',
     '',

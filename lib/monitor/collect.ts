@@ -1,8 +1,9 @@
 /**
  * Collecting the monitoring facts on the backup host: the catalog (local and remote copies, last
- * verification), configuration file backups (newest run, success rate), disk usage of BACKUP_ROOT, whether PostgreSQL answers, WAL archiving (local archive,
- * pg_stat_archiver and the `.ready` backlog in pg_wal, files not yet shipped) and writing the seed's
- * metrics JSON. Nothing here throws because PostgreSQL is down: that is a fact to report.
+ * verification), configuration file backups (newest run, success rate), disaster-recovery drills
+ * (the newest reports in dr-reports/), disk usage of BACKUP_ROOT, whether PostgreSQL answers, WAL
+ * archiving (local archive, pg_stat_archiver and the `.ready` backlog in pg_wal, files not yet
+ * shipped) and writing the seed's metrics JSON. Nothing here throws because PostgreSQL is down: that is a fact to report.
  */
 import { mkdir, readdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { walArchiveDir } from '../catalog/paths';
 import { readStoredVerification } from '../catalog/verification';
 import { localWalFiles } from '../catalog/wal';
 import type { Config } from '../config/load';
+import { readDrillSummary } from '../dr/drill-reports';
 import { scrubSecrets } from '../secrets';
 import { writeFileAtomic } from '../pipeline/atomic-file';
 import { withPg } from '../postgres/connection';
@@ -119,6 +121,7 @@ export async function collectMonitorFacts(config: Config, stores: Pick<Stores, '
       ...(newestConfig ? { newestKey: newestConfig.key, newestAt: newestConfig.finishedAt, newestOutcome: newestConfig.kind === 'archive' ? 'archived' : 'unchanged', newestWarnings: (newestConfig.kind === 'archive' ? newestConfig.metadata.warnings : newestConfig.record.warnings).length } : {}),
       workflows: { completed: configCompleted, closed: configClosed },
     },
+    drill: await readDrillSummary(config.backupRoot),
   };
 }
 

@@ -3,6 +3,7 @@
  * host, the seed's metrics JSON (field for field) and one evaluation per condition (firing or not),
  * which alerting turns into triggers and resolves.
  */
+import type { DrillSummary } from '../dr/drills';
 import type { Evaluation } from '../notify/state';
 
 export interface BackupFact {
@@ -45,6 +46,8 @@ export interface MonitorFacts {
    * unchanged record) and backupConfigFiles workflows closed in the last 7 days.
    */
   config?: { newestKey?: string; newestAt?: string; newestOutcome?: 'archived' | 'unchanged'; newestWarnings?: number; workflows: { completed: number; closed: number } };
+  /** Disaster-recovery drills from $BACKUP_ROOT/dr-reports (absent in facts of older versions). */
+  drill?: DrillSummary;
 }
 
 export interface Thresholds {
@@ -55,9 +58,16 @@ export interface Thresholds {
   diskCriticalPercent: number;
   successRatePercent: number;
   walMaxAgeMinutes: number;
+  /** DR_DRILL_MAX_AGE_DAYS (absent in answers of older workers: DEFAULT_DRILL_MAX_AGE_DAYS). */
+  drillMaxAgeDays?: number;
 }
 
-/** The seed's metrics JSON, exactly these fields. */
+export const DEFAULT_DRILL_MAX_AGE_DAYS = 8;
+
+/**
+ * The seed's metrics JSON: exactly the seed's seven fields, then Lifeboat's additions, present only
+ * once there is something to report (so the seed's readers see the seed's file until then).
+ */
 export interface SeedMetrics {
   timestamp: string;
   metrics: {
@@ -68,10 +78,15 @@ export interface SeedMetrics {
     daily_backup_count: number;
     weekly_backup_count: number;
     monthly_backup_count: number;
+    /** Lifeboat: the RTO the newest successful DR drill measured, seconds (once a drill has recovered). */
+    last_drill_rto_seconds?: number;
+    /** Lifeboat: hours since the newest successful DR drill ended (once a drill has recovered). */
+    last_drill_age_hours?: number;
   };
 }
 
 const HOUR = 3600_000;
+const DAY = 24 * HOUR;
 
 function newestFirst(list: BackupFact[]): BackupFact[] {
   return [...list].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
@@ -95,8 +110,15 @@ export function seedMetrics(facts: MonitorFacts): SeedMetrics {
       daily_backup_count: count('daily'),
       weekly_backup_count: count('weekly'),
       monthly_backup_count: count('monthly'),
+      ...drillMetrics(facts),
     },
   };
+}
+
+function drillMetrics(facts: MonitorFacts): Pick<SeedMetrics['metrics'], 'last_drill_rto_seconds' | 'last_drill_age_hours'> {
+  const ok = facts.drill?.lastSuccessful;
+  if (!ok) return {};
+  return { last_drill_rto_seconds: Math.round(ok.rtoSeconds), last_drill_age_hours: Math.floor((Date.parse(facts.now) - Date.parse(ok.endedAt)) / HOUR) };
 }
 
 function median(values: number[]): number {
@@ -200,6 +222,34 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
     );
     const configRate = configSuccessRate(facts)!;
     push('config-backup-success-rate', 'warning', c.workflows.closed > 0 && configRate < t.successRatePercent, `${configRate}% of ${c.workflows.closed} configuration backups in the last 7 days succeeded (alert under ${t.successRatePercent}%)`, c.workflows);
+  }
+
+  // Disaster-recovery drills: the newest successful one is recent (none at all warns, as for the
+  // configuration backup), and its recovery time met the objective it ran against.
+  if (facts.drill) {
+    const d = facts.drill;
+    const ok = d.lastSuccessful;
+    const maxDays = t.drillMaxAgeDays ?? DEFAULT_DRILL_MAX_AGE_DAYS;
+    const ageDays = ok ? (now - Date.parse(ok.endedAt)) / DAY : Infinity;
+    const failed = d.last && d.last.outcome !== 'recovered' ? d.last : undefined;
+    const lastFailed = failed ? `; the newest drill ${failed.id} ${failed.outcome}${failed.error ? `: ${failed.error}` : ''}` : '';
+    push(
+      'dr-drill-age',
+      'warning',
+      ageDays > maxDays,
+      `${ok ? `newest successful DR drill ${ok.id} ended ${ageDays.toFixed(1)} days ago (limit ${maxDays} days)` : `no DR drill has recovered yet (${facts.remoteEnabled ? 'lifeboat dr start --drill --auto-approve; the dr-drill schedule runs one weekly' : 'drills restore from the off-site copy: set REMOTE_STORAGE=true'})`}${lastFailed}`,
+      { newest: ok?.id ?? null, ageDays: Number.isFinite(ageDays) ? Math.round(ageDays * 10) / 10 : null, lastDrill: d.last?.id ?? null, lastOutcome: d.last?.outcome ?? null, drills: d.count },
+    );
+    if (ok) {
+      const over = ok.rtoSeconds > ok.rtoObjectiveSeconds;
+      push(
+        'dr-drill-rto',
+        'warning',
+        over,
+        `newest successful DR drill ${ok.id} recovered in ${(ok.rtoSeconds / 60).toFixed(1)} min against an RTO objective of ${(ok.rtoObjectiveSeconds / 60).toFixed(1)} min (${over ? 'NOT met' : 'met'})`,
+        { drill: ok.id, rtoSeconds: ok.rtoSeconds, rtoObjectiveSeconds: ok.rtoObjectiveSeconds },
+      );
+    }
   }
   return evaluations;
 }

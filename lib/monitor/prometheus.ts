@@ -1,7 +1,8 @@
 /**
  * The monitoring figures as Prometheus metrics: `/metrics` renders the latest metrics JSON (the
- * seed's seven figures, same values) and the extra facts of `lifeboat-status.json`. Read at every
- * scrape, so the endpoint always serves what the last monitoring run wrote.
+ * seed's seven figures, same values, and Lifeboat's additions such as the last drill's RTO) and the
+ * extra facts of `lifeboat-status.json`. Read at every scrape, so the endpoint always serves what
+ * the last monitoring run wrote.
  */
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,8 @@ const HELP: Record<keyof SeedMetrics['metrics'], string> = {
   daily_backup_count: 'Daily backups on local disk',
   weekly_backup_count: 'Weekly backups on local disk',
   monthly_backup_count: 'Monthly backups on local disk',
+  last_drill_rto_seconds: 'Recovery time (declaration to recovery) the newest successful DR drill measured, seconds',
+  last_drill_age_hours: 'Hours since the newest successful DR drill ended',
 };
 
 export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): string {
@@ -38,6 +41,13 @@ export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): st
     if (facts.config) {
       gauge('lifeboat_config_backup_age_seconds', 'Age of the newest configuration file backup (archive or unchanged record)', facts.config.newestAt ? Math.round((Date.parse(facts.now) - Date.parse(facts.config.newestAt)) / 1000) : undefined);
       gauge('lifeboat_config_backup_success_rate_percent', 'Share of configuration backups of the last 7 days that succeeded, percent', configSuccessRate(facts));
+    }
+    if (facts.drill) {
+      const { last, lastSuccessful: ok } = facts.drill;
+      gauge('lifeboat_dr_drill_age_seconds', 'Seconds since the newest successful DR drill ended', ok ? Math.round((Date.parse(facts.now) - Date.parse(ok.endedAt)) / 1000) : undefined);
+      gauge('lifeboat_dr_drill_rto_seconds', 'Recovery time the newest successful DR drill measured, seconds', ok?.rtoSeconds);
+      gauge('lifeboat_dr_drill_rto_objective_seconds', 'RTO objective the newest successful DR drill ran against (DR_RTO_MINUTES), seconds', ok?.rtoObjectiveSeconds);
+      gauge('lifeboat_dr_last_drill_success', 'Whether the newest DR drill recovered (1) or failed or was aborted (0)', last ? (last.outcome === 'recovered' ? 1 : 0) : undefined);
     }
     gauge('lifeboat_latest_backups_failed_verification', 'Latest backups whose last verification failed', facts.verification.latestFailed.length);
   }

@@ -2,7 +2,9 @@
  * Schedules as code: the seed's crontab (MinIO snapshot 01:00, PostgreSQL daily 02:00, weekly
  * Sunday 03:00, monthly on the 1st 04:00, verification every 6 hours, monitoring hourly) plus what
  * Lifeboat adds (a daily base backup, WAL shipping every 5 minutes, daily retention pruning, MinIO
- * replication at REPLICATION_INTERVAL_SECONDS, a daily configuration file backup at 02:30). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
+ * replication at REPLICATION_INTERVAL_SECONDS, a daily configuration file backup at 02:30, and a weekly
+ * disaster-recovery drill on Wednesdays at 06:00, after the night's backups and pruning, early in a
+ * staffed week so a failed drill is seen). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
  * replaces calendar specs by name. Pure: config in, declaration out.
  */
 import { createHash } from 'node:crypto';
@@ -43,11 +45,21 @@ export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREF
     { name: 'monitor', description: 'Backup monitoring and metrics (seed: hourly)', cron: '5 * * * *', workflowType: 'monitorBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 1800 },
     { name: 'prune', description: 'Retention pruning (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote)', cron: '0 5 * * *', workflowType: 'pruneBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
     { name: 'config-backup', description: 'Configuration files (CONFIG_BACKUP_PATHS): an archive, or an "unchanged" entry when nothing changed', cron: '30 2 * * *', workflowType: 'backupConfigFiles', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
+    // The drill restores from the off-site store only, so it is declared only when there is one.
+    {
+      name: 'dr-drill',
+      description: 'Disaster-recovery drill: the ten-step runbook into its own environment, DNS gate approved automatically, cleaned up; measures the RTO',
+      cron: '0 6 * * 3',
+      workflowType: 'disasterRecovery',
+      args: [{ mode: 'drill', autoApprove: true, declaredBy: `schedule ${prefix}dr-drill`, reason: 'weekly drill' }],
+      overlap: 'SKIP',
+      catchupWindowSeconds: 24 * HOUR,
+    },
     { name: 'minio-replicate', description: 'Replicate MinIO source -> backup (incremental mirror)', intervalSeconds: config.minio.replicationIntervalSeconds, workflowType: 'replicateBuckets', args: [{}], overlap: 'SKIP', catchupWindowSeconds: config.minio.replicationIntervalSeconds },
   ];
   return list
     .filter((s) => s.name !== 'minio-replicate' || config.minio.backup !== undefined)
-    .filter((s) => s.name !== 'wal-ship' || config.remote.enabled)
+    .filter((s) => (s.name !== 'wal-ship' && s.name !== 'dr-drill') || config.remote.enabled)
     .map((s) => ({ ...s, ...base, id: `${prefix}${s.name}`, ...(config.schedules.overrides[s.name] ? { cron: config.schedules.overrides[s.name], intervalSeconds: undefined } : {}) }));
 }
 

@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client as Temporal, Connection } from '@temporalio/client';
@@ -196,7 +196,7 @@ describe('disasterRecovery failover after production is destroyed, with the work
 
     expect(report.outcome).toBe('recovered');
     expect(report.steps.map((s) => `${s.name}:${s.state}`)).toEqual([
-      'declare:done', 'infrastructure:done', 'download:done', 'postgres:done', 'minio:done', 'config:done', 'verify:done', 'dns:done', 'app-checks:done', 'communicate:done',
+      'declare:done', 'infrastructure:done', 'download:done', 'postgres:done', 'minio:done', 'config:done', 'verify:done', 'dns:done', 'app-checks:done', 'communicate:done', 'reprotect:done',
     ]);
     // Every row committed before the last shipped segment, exactly once, in the new cluster.
     const pgNew = { host: report.restored.postgres!.host, port: report.restored.postgres!.port };
@@ -220,6 +220,18 @@ describe('disasterRecovery failover after production is destroyed, with the work
     expect(report.rpo.lastTransactionAt).toBeDefined();
     const databases = await sql<{ n: string }>(pgNew, config, 'postgres', "SELECT count(*)::text AS n FROM pg_database WHERE datname = 'app'");
     expect(databases).toEqual([{ n: '1' }]);
+    // Re-protected: the new primary archives its WAL into the archive, and has a first base backup off-site.
+    expect(report.restored.reprotect).toMatchObject({ restarted: true, uploaded: true });
+    const [settings] = await sql<{ mode: string; command: string }>(pgNew, config, 'postgres', "SELECT current_setting('archive_mode') AS mode, current_setting('archive_command') AS command");
+    expect(settings).toMatchObject({ mode: 'on', command: expect.stringContaining(`wal archive --archive-dir '${join(root, 'backups', 'wal-archive')}'`) as string });
+    const newSegment = (await sql<{ seg: string }>(pgNew, config, 'postgres', 'SELECT pg_walfile_name(pg_switch_wal()) AS seg'))[0]!.seg;
+    for (let i = 0; ; i++) {
+      const [a] = await sql<{ last: string | null }>(pgNew, config, 'postgres', 'SELECT last_archived_wal AS last FROM pg_stat_archiver');
+      if (a!.last && a!.last.slice(0, 24) >= newSegment) break;
+      if (i > 300) throw new Error(`the new primary did not archive ${newSegment}`);
+      await delay(200);
+    }
+    expect(readFileSync(report.restored.reprotect!.envFile, 'utf8')).toContain(`DB_PORT=${pgNew.port}`);
     // The killed activities really ran twice: once on the killed worker, once on its successor.
     const attempts = async (childId: string, type: string): Promise<number[]> => {
       const history = await temporal.workflow.getHandle(childId).fetchHistory();

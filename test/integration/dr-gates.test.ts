@@ -80,6 +80,12 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
       fake('runDrSmokeChecks', () => ({ ok: true, checks: [{ name: 'sql SELECT 1', ok: true, detail: '1 rows', ms: 1 }] })),
       fake('publishDrReport', () => ({ json: '/tmp/r.json', markdown: '/tmp/r.md', remote: true })),
       fake('cleanupDrill', () => ({ removed: ['environment dr-test'] })),
+      // Re-protection after a failover (and backupBase as its child)
+      fake('protectNewPrimary', () => ({ archiveCommand: 'wal archive', restarted: true, envFile: '/tmp/dr.new-primary.env' })),
+      fake('takeBaseBackup', (input: { target?: unknown }) => ({ kind: 'base', key: 'base/20251017-150000/base.tar.zst.gpg', sha256: 'a'.repeat(64), bytes: 10, startLsn: '0/3000028', stopLsn: '0/3000100', timeline: 2, target: input.target })),
+      fake('recordBackup', () => ({ metadataKey: 'base/20251017-150000/base.tar.zst.gpg.metadata.json' })),
+      fake('uploadArtifact', () => ({ key: 'base/20251017-150000/base.tar.zst.gpg' })),
+      fake('shipWal', () => ({ shipped: [] })),
       fake('recordUndeliveredAlert', () => undefined),
     ]);
     worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
@@ -152,9 +158,13 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
     expect(report.restored.dns).toMatchObject({ record: 'db.lifeboat.test', old: ['A 192.0.2.10'], approvedBy: 'carol' });
     expect(report.approvals).toEqual([expect.objectContaining({ step: 'dns', approvedBy: 'carol', comment: 'checked the data' })]);
     expect(report.steps.find((s) => s.name === 'dns')!.seconds).toBeGreaterThanOrEqual(360);
-    // A failover never destroys what it built.
+    // A failover never destroys what it built; it re-protects the new primary instead.
     expect(called('cleanupDrill')).toEqual([]);
     expect(report.steps.map((s) => s.name)).not.toContain('cleanup');
+    expect(report.steps[report.steps.length - 1]).toMatchObject({ name: 'reprotect', state: 'done' });
+    expect(called('protectNewPrimary')).toEqual([expect.objectContaining({ postgres: { host: '127.0.0.1', port: 25432 }, pitrDataDir: '/tmp/pitr-x/data' })]);
+    expect(called('takeBaseBackup')).toEqual([expect.objectContaining({ target: { host: '127.0.0.1', port: 25432 } })]);
+    expect(report.restored.reprotect).toMatchObject({ baseBackup: 'base/20251017-150000/base.tar.zst.gpg', restarted: true });
   });
 
   it('abort during step 5 of a drill stops at the boundary, runs no later step and cleans up', async () => {

@@ -38,6 +38,7 @@ describe('lifeboat schedules apply', () => {
     expect(byName.verify?.cron).toBe('15 */6 * * *');
     expect(byName.monitor).toMatchObject({ cron: '5 * * * *', overlap: 'SKIP' });
     expect(byName.prune?.workflowType).toBe('pruneBackups');
+    expect(byName['dr-drill']).toMatchObject({ cron: '0 6 * * 3', workflowType: 'disasterRecovery', args: [{ mode: 'drill', autoApprove: true, declaredBy: `schedule ${prefix}dr-drill`, reason: 'weekly drill' }], overlap: 'SKIP' });
     for (const d of all) expect(d.catchupWindowSeconds).toBeGreaterThan(0);
     const berlin = declaredSchedules(testConfig({ SCHEDULE_TIME_ZONE: 'Europe/Berlin', SCHEDULE_OVERRIDES: 'verify=0 */4 * * *' }), prefix);
     expect(berlin.find((d) => d.name === 'verify')).toMatchObject({ cron: '0 */4 * * *', timeZone: 'Europe/Berlin' });

@@ -111,9 +111,12 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
 
   const wanted = (type: Runbook): boolean => only.length === 0 || only.includes(type);
-  /** Run `type` to completion; write its history when it is one of those asked for. */
+  /**
+   * Run `type` to completion; write its history when it is one of those asked for. The workflow id
+   * is the history's file name, as the replay test uses it: child workflow ids derive from it.
+   */
   const capture = async <T>(type: Runbook, input: unknown): Promise<T> => {
-    const handle: WorkflowHandle = await client.workflow.start(type, { taskQueue: workers.taskQueue, workflowId: `capture-${type}-${Date.now()}`, args: [input] });
+    const handle: WorkflowHandle = await client.workflow.start(type, { taskQueue: workers.taskQueue, workflowId: `${type}.json`, args: [input] });
     let result: T;
     try {
       result = (await handle.result()) as T;

@@ -8,7 +8,7 @@ import type { RunbookStatus } from '../../workflows/step-tracker';
 
 const report: DrReport = {
   id: 'dr-drill-1', runId: 'r1', mode: 'drill', outcome: 'recovered', incident: 'INC-9', declaredBy: 'alice', reason: 'weekly',
-  declaredAt: '2026-12-03T10:00:00.000Z', endedAt: '2026-12-03T10:07:00.000Z', totalSeconds: 420, stepSeconds: 400, rtoObjectiveSeconds: 3600, rtoMet: true, estimateSeconds: 4200,
+  declaredAt: '2026-12-03T10:00:00.000Z', endedAt: '2026-12-03T10:07:00.000Z', totalSeconds: 450, recoverySeconds: 420, stepSeconds: 400, rtoObjectiveSeconds: 3600, rtoMet: true, estimateSeconds: 4200,
   rpo: { disasterAt: '2026-12-03T10:00:00.000Z', lastTransactionAt: '2026-12-03T09:58:30.000Z', seconds: 90 },
   steps: DR_STEPS.map((s, i) => ({ name: s.name, action: s.action, estimateSeconds: s.minutes * 60, seconds: i === 3 ? 1000 : 30, state: 'done', startedAt: '2026-12-03T10:00:00.000Z' })),
   environment: { name: 'dr-x', kind: 'local', postgres: { host: '127.0.0.1', port: 5999 } },
@@ -23,7 +23,7 @@ describe('renderDrReport', () => {
     expect(md).toContain('# Disaster recovery drill: recovered');
     expect(md).toContain('| 1 | Assess damage and declare incident | 5.0 min | 30.0 s | done |');
     expect(md).toContain('| 4 | Restore PostgreSQL database | 15.0 min | 16.7 min (over) | done |');
-    expect(md).toContain('Total: **7.0 min** against an RTO objective of 60.0 min (met)');
+    expect(md).toContain('Recovered in **7.0 min** (declaration to step 10) against an RTO objective of 60.0 min (met); the seed\'s estimate is 70.0 min; the whole run took 7.5 min');
     expect(md).toContain('RPO: last transaction recovered committed at 2026-12-03T09:58:30.000Z, 90.0 s before the disaster');
     expect(md).toContain('- DNS: drill.example.com -> A 127.0.0.1 (was absent)');
     expect(md).toContain('- dns: autoApprove (drill) at 2026-12-03T10:05:00.000Z');

@@ -4,6 +4,7 @@ import { cronProblems, parseScheduleOverrides } from '../../lib/schedules/cron';
 import { declaredSchedules, scheduleHash } from '../../lib/schedules/declared';
 import { SCHEDULE_NAMES } from '../../lib/schedules/names';
 import { planScheduleChanges } from '../../lib/schedules/plan';
+import { checkDrInput } from '../../workflows/disaster-recovery';
 
 const config = parseConfig({ DB_HOST: 'h', ENCRYPT_BACKUPS: 'false' }).config!;
 
@@ -54,8 +55,37 @@ describe('planScheduleChanges', () => {
     expect(plan.update.map((d) => d.id)).toEqual(['lb-verify']);
     expect(plan.delete).toEqual(['lb-retired']);
   });
-  it('leaves out WAL shipping without remote storage and replication without a backup MinIO', () => {
+  it('leaves out WAL shipping and the DR drill without remote storage, and replication without a backup MinIO', () => {
     expect(declared.map((d) => d.name)).not.toContain('wal-ship');
+    expect(declared.map((d) => d.name)).not.toContain('dr-drill');
     expect(declared.map((d) => d.name)).not.toContain('minio-replicate');
+  });
+});
+
+describe('the weekly disaster-recovery drill', () => {
+  const remote = { DB_HOST: 'h', ENCRYPT_BACKUPS: 'false', REMOTE_STORAGE: 'true', S3_BUCKET: 'corporate-intel-backups' };
+  const drill = (raw: Record<string, string>, prefix?: string) => declaredSchedules(parseConfig(raw).config!, prefix).find((d) => d.name === 'dr-drill');
+
+  it('runs disasterRecovery weekly as an auto-approved drill, named after its schedule', () => {
+    expect(drill(remote)).toEqual({
+      id: 'lifeboat-dr-drill',
+      name: 'dr-drill',
+      description: expect.stringContaining('drill'),
+      cron: '0 6 * * 3',
+      timeZone: 'UTC',
+      workflowType: 'disasterRecovery',
+      args: [{ mode: 'drill', autoApprove: true, declaredBy: 'schedule lifeboat-dr-drill', reason: 'weekly drill' }],
+      taskQueue: 'lifeboat',
+      overlap: 'SKIP',
+      catchupWindowSeconds: 86_400,
+    });
+    expect(drill(remote, 'lb-')?.args).toEqual([expect.objectContaining({ declaredBy: 'schedule lb-dr-drill' })]);
+  });
+  it('passes the workflow\'s own input checks', () => {
+    expect(checkDrInput(drill(remote)!.args[0])).toEqual(drill(remote)!.args[0]);
+  });
+  it('is overridable by SCHEDULE_OVERRIDES like the others, in SCHEDULE_TIME_ZONE', () => {
+    expect(drill({ ...remote, SCHEDULE_OVERRIDES: 'dr-drill=30 7 * * 1', SCHEDULE_TIME_ZONE: 'Europe/Berlin' })).toMatchObject({ cron: '30 7 * * 1', timeZone: 'Europe/Berlin' });
+    expect(parseConfig({ ...remote, SCHEDULE_OVERRIDES: 'dr-drill=0 6 * * WEDNESDAY' }).problems.map((p) => p.env)).toEqual(['SCHEDULE_OVERRIDES']);
   });
 });
