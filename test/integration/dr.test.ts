@@ -8,8 +8,8 @@
  * switched in BIND, the checks, the report; then its cleanup leaves no process, port, directory or
  * DNS record behind. No secret reaches the workflow history.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -20,7 +20,8 @@ import { processesUnder } from '../../lib/servers/processes';
 import { portOpen } from '../../lib/servers/processes';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import { statusQuery } from '../../workflows/step-tracker';
-import { historyText, startTestWorker, type TestWorkerHandle } from './helpers';
+import { type WorkflowFailedError } from '@temporalio/client';
+import { historyText, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
 import { dropBucket, sampleObjects, seedBucket, stores, testBucket } from './minio-helpers';
 import type { Config } from '../../lib/config/load';
 
@@ -149,5 +150,35 @@ describe('disasterRecovery drill on the real stack', () => {
     expect((await handle.query(statusQuery)).state).toBe('done');
     const text = historyText(await handle.fetchHistory());
     for (const secret of config.secretValues) expect(text.includes(secret)).toBe(false);
+  });
+
+  it('refuses a garbage pitrTarget and an unconfigured environment before any side effect, naming the field', async () => {
+    const start = (input: Record<string, unknown>) =>
+      worker.env.client.workflow.execute('disasterRecovery', { taskQueue: worker.taskQueue, workflowId: `test-dr-bad-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`, args: [input] }).then(() => undefined, (e: unknown) => e);
+    const environments = (): string[] => (existsSync(worker.config.environment.root) ? readdirSync(worker.config.environment.root) : []);
+    const before = environments();
+    const garbage = await start({ mode: 'drill', pitrTarget: 'the day before yesterday' });
+    expect((garbage as WorkflowFailedError).cause).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/^pitrTarget: "the day before yesterday" is not a date and time/) as string });
+    const command = await start({ mode: 'drill', environment: 'command' });
+    expect((command as WorkflowFailedError).cause).toMatchObject({ type: 'InputInvalid', message: expect.stringMatching(/DR_ENVIRONMENT_PROVISION_COMMAND/) as string });
+    expect(environments()).toEqual(before);
+  });
+
+  it('the CLI refuses bad flags before connecting, with exit code 2 and the flag named', () => {
+    const cli = join(__dirname, '..', '..', 'bin', 'lifeboat.js');
+    const env = { ...process.env, LIFEBOAT_ENV_FILE: stackEnvFile(), TEMPORAL_ADDRESS: '192.0.2.1:7233' };
+    const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 30_000 });
+    const approve = run(['dr', 'start', '--failover', '--auto-approve']);
+    expect(approve.status).toBe(2);
+    expect(approve.stderr).toMatch(/autoApprove|--auto-approve/);
+    const both = run(['dr', 'start', '--drill', '--failover']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('--drill');
+    const pitr = run(['dr', 'start', '--drill', '--pitr', 'soon']);
+    expect(pitr.status).toBe(2);
+    expect(pitr.stderr).toContain('--pitr');
+    const step = run(['dr', 'approve', 'some-id', '--step', 'coffee', '--by', 'alice']);
+    expect(step.status).toBe(2);
+    expect(step.stderr).toContain('--step');
   });
 });
