@@ -12,12 +12,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { ConfigManifestEntry } from '../catalog/metadata';
 import type { EncryptionKey } from '../crypto/openpgp';
 import { ArtifactIncomplete } from '../errors';
-import { tarEnding, writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
+import type { ArtifactFacts } from '../pipeline/artifact';
+import { writeTarArtifact } from '../pipeline/tar-artifact';
 import type { CompressionAlgorithm } from '../pipeline/compress';
 
 /** The directory every entry of the archive of `stamp` lives under. */
@@ -80,33 +80,17 @@ export async function writeConfigArchive(options: WriteConfigArchiveOptions): Pr
     }
     pack.finalize();
   };
-  const producing = produce().catch((error: unknown) => {
-    pack.destroy(error as Error);
-    throw error;
-  });
-  producing.catch(() => undefined);
-  let facts: ArtifactFacts;
-  try {
-    facts = await writeArtifact({
-      source: { stream: pack as unknown as Readable },
-      // A tar ends with two zero blocks even when it holds nothing.
-      expect: { what: 'a tar archive', minBytes: 1024, ending: { what: 'a complete tar archive', test: tarEnding } },
-      target: options.target,
-      compression: options.compression,
-      encryptionKey: options.encryptionKey,
-      onProgress: (_raw, bytes) => {
-        written = bytes;
-      },
-      signal: options.signal,
-    });
-  } catch (error) {
-    if (!pack.destroyed) pack.destroy();
+  return writeTarArtifact(pack, produce, {
+    target: options.target,
+    compression: options.compression,
+    encryptionKey: options.encryptionKey,
+    onWritten: (bytes) => {
+      written = bytes;
+    },
+    signal: options.signal,
     // The producer's own failure (a file that changed) explains the pipeline's.
-    const own = await producing.then(() => undefined, (e: unknown) => e);
-    throw own ?? error;
-  }
-  await producing;
-  return facts;
+    preferProducerError: true,
+  });
 }
 
 function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }): Promise<void> {

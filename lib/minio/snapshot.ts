@@ -7,11 +7,11 @@
  * metadata) that goes into the snapshot's metadata record.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { EncryptionKey } from '../crypto/openpgp';
 import { ChecksumMismatch, OperationRefused } from '../errors';
-import { tarEnding, writeArtifact, type ArtifactFacts } from '../pipeline/artifact';
+import type { ArtifactFacts } from '../pipeline/artifact';
+import { writeTarArtifact } from '../pipeline/tar-artifact';
 import type { BucketStore, ObjectBody } from './bucket-store';
 import { ContentHasher, readAll, SMALL_OBJECT_BYTES } from './copy';
 import type { ManifestEntry } from './metadata';
@@ -128,35 +128,17 @@ export async function writeSnapshot(options: WriteSnapshotOptions): Promise<Snap
     pack.finalize();
   };
 
-  const producing = produce().catch((error: unknown) => {
+  const facts = await writeTarArtifact(pack, produce, {
+    target: options.target,
+    compression: options.compression,
+    encryptionKey: options.encryptionKey,
+    onWritten: (written) => {
+      writtenBytes = written;
+    },
+    signal,
     // A source failure (e.g. the server went away) is the source's failure, classified as such.
-    const mapped = (error as { permanent?: unknown }).permanent === undefined && (error as { code?: unknown }).code !== undefined ? store.fail(error, bucket) : error;
-    pack.destroy(mapped as Error);
-    throw mapped;
+    mapError: (error) => ((error as { permanent?: unknown }).permanent === undefined && (error as { code?: unknown }).code !== undefined ? store.fail(error, bucket) : error),
   });
-  producing.catch(() => undefined);
-  let facts: ArtifactFacts;
-  try {
-    facts = await writeArtifact({
-      // tar-stream's streamx Readable is an async iterable, which the pipeline reads like a stream.
-      source: { stream: pack as unknown as Readable },
-      // A tar ends with two zero blocks even when the bucket is empty.
-      expect: { what: 'a tar archive', minBytes: 1024, ending: { what: 'a complete tar archive', test: tarEnding } },
-      target: options.target,
-      compression: options.compression,
-      encryptionKey: options.encryptionKey,
-      onProgress: (_raw, written) => {
-        writtenBytes = written;
-      },
-      signal,
-    });
-  } catch (error) {
-    // The pipeline stopped (a failed source destroys the pack with its classified error, which the
-    // pipeline reports); make sure the producer stops too.
-    if (!pack.destroyed) pack.destroy();
-    throw error;
-  }
-  await producing;
   report();
   return { ...facts, manifest, objectBytes };
 }

@@ -36,19 +36,19 @@ export function isOurProcess(pid: number | undefined, markers: readonly string[]
  * command line): what is still running for a directory, whoever started it and whatever its pid
  * file says. Our own process is never listed.
  */
+/** Every live process but our own, by pid (empty without /proc). */
+function otherPids(): number[] {
+  try {
+    return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
+  } catch {
+    return [];
+  }
+}
+
 export function processesUnder(dir: string): number[] {
   const root = dir.replace(/\/+$/, '');
   const found: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
+  for (const pid of otherPids()) {
     const argv = processCommandLine(pid);
     if (argv?.some((a) => a === root || a.startsWith(`${root}/`))) found.push(pid);
   }
@@ -63,17 +63,10 @@ export function processesUnder(dir: string): number[] {
 export function processesWorkingIn(dir: string): number[] {
   const root = dir.replace(/\/+$/, '');
   const found: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+  for (const pid of otherPids()) {
     try {
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (cwd === root || cwd.startsWith(`${root}/`)) found.push(Number(entry));
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cwd === root || cwd.startsWith(`${root}/`)) found.push(pid);
     } catch {
       // exited, or not ours to look at
     }
