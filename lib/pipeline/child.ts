@@ -143,7 +143,8 @@ function withDeathSignal(spec: ToolSpec): [string, string[]] {
   return [setprivPath, ['--pdeathsig', 'KILL', '--', resolved, ...spec.args]];
 }
 
-function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
+/** `command` itself when it is a path, else the first executable of that name on env.PATH. */
+export function findExecutable(command: string, env: NodeJS.ProcessEnv): string | undefined {
   const candidates = command.includes('/') ? [command] : (env.PATH ?? '/usr/bin:/bin').split(delimiter).filter(isAbsolute).map((dir) => join(dir, command));
   for (const candidate of candidates) {
     try {

@@ -3,9 +3,10 @@
  * builds MinIO and the Temporal CLI into (outside any clone), and Debian's PostgreSQL 15 layout.
  * Finding only; installing is the stack's job (client/stack/tools.ts).
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
+import { findExecutable } from '../pipeline/child';
 
 /** The cache of built server binaries: $LIFEBOAT_TOOLS_DIR, else ~/.cache/lifeboat/bin. */
 export function defaultToolsDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,14 +23,5 @@ export function findPgBin(): string | undefined {
 
 /** The `minio` server binary: the tool cache first, then PATH; undefined when there is none. */
 export function findMinioBinary(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [join(defaultToolsDir(env), 'minio'), ...(env.PATH ?? '').split(delimiter).filter(isAbsolute).map((dir) => join(dir, 'minio'))];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable(join(defaultToolsDir(env), 'minio'), env) ?? findExecutable('minio', env);
 }
