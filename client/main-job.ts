@@ -1,10 +1,14 @@
 /**
  * Lifeboat's main job, run by `npm start` once the stack and the worker are up: a sequence of
  * steps, each starting a workflow and returning one summary line. Later runbooks add their steps here.
+ * It ends with one disaster-recovery drill end to end (its steps and RTO in the summary), after the
+ * steps that give it something to recover: a base backup, the WAL after it archived and shipped,
+ * the buckets mirrored and snapshotted, the configuration files backed up.
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
 import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
+import { describeConfigBackup, startBackupConfigFiles } from './commands/config-files';
 import { formatHealth, runHealthWorkflow } from './commands/health';
 import { describeMinioBackup, describeMinioMirror, startMinioBackup, startMinioMirror } from './commands/minio';
 import { describePlan } from './commands/schedules';
@@ -12,6 +16,13 @@ import { applySchedules } from './schedules';
 import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../lib/schedules/declared';
 import { describeRestore, startRestore } from './commands/restore';
 import { monitorBackups } from '../workflows/monitor-backups';
+import { shipWal } from '../workflows/ship-wal';
+import { disasterRecovery } from '../workflows/disaster-recovery';
+import { recoverySeconds } from '../lib/dr/drills';
+import type { DrReport } from '../lib/dr/report';
+import { formatStamp } from '../lib/catalog/names';
+import { switchWalAndWaitArchived } from '../lib/postgres/switch-wal';
+import { lifeboatSearchAttributes } from './search-attributes';
 
 export interface MainJobContext {
   client: Client;
@@ -69,14 +80,6 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     },
   },
   {
-    name: 'monitor',
-    async run(ctx) {
-      const result = await ctx.client.workflow.execute(monitorBackups, { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] });
-      const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
-      return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
-    },
-  },
-  {
     name: 'minio snapshot',
     async run(ctx) {
       const handle = await startMinioBackup(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
@@ -90,7 +93,63 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
       return `${handle.workflowId}: ${describeMinioMirror(await handle.result())}`;
     },
   },
+  {
+    name: 'config backup',
+    async run(ctx) {
+      const handle = await startBackupConfigFiles(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      return `${handle.workflowId}: ${describeConfigBackup(await handle.result())}`;
+    },
+  },
+  {
+    // The base backup shipped the WAL archived so far; the segment it ended in may not have been
+    // archived yet. Close it, wait for the archiver, then ship: the drill recovers to this point.
+    name: 'wal switch + ship',
+    async run(ctx) {
+      const switched = await switchWalAndWaitArchived(ctx.config.db);
+      const workflowId = `ship-wal-main-${formatStamp(new Date())}`;
+      const result = await ctx.client.workflow.execute(shipWal, { taskQueue: ctx.taskQueue, workflowId, args: [{}] });
+      return `segment ${switched.segment} archived in ${switched.seconds.toFixed(1)} s; ${workflowId}: ${result.shipped.length} WAL files shipped off-site, ${result.backlog.pendingCount} left`;
+    },
+  },
+  {
+    // After every backup of the cycle, so the metrics and alerts include them (the drill follows).
+    name: 'monitor',
+    async run(ctx) {
+      const result = await ctx.client.workflow.execute(monitorBackups, { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] });
+      const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
+      return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
+    },
+  },
+  {
+    name: 'dr drill',
+    async run(ctx) {
+      const handle = await ctx.client.workflow.start(disasterRecovery, {
+        taskQueue: ctx.taskQueue,
+        workflowId: `dr-drill-main-${formatStamp(new Date())}`,
+        args: [{ mode: 'drill', autoApprove: true, declaredBy: 'npm start', reason: 'demo drill' }],
+        typedSearchAttributes: await lifeboatSearchAttributes(ctx.client, { LifeboatKind: 'dr-drill', LifeboatDatabase: ctx.config.db.name }),
+      });
+      const report = await handle.result();
+      if (report.outcome !== 'recovered') throw new Error(`drill ${handle.workflowId} ${report.outcome}: ${report.error ?? 'see its report'}`);
+      return `${handle.workflowId}: ${describeDrill(report).replace(/\n/g, '\n    ')}`;
+    },
+  },
 ];
+
+/** One line per step of a drill's report, then its RTO against the objective. Pure. */
+export function describeDrill(report: DrReport): string {
+  const took = (s: number): string => (s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
+  const width = Math.max(...report.steps.map((s) => s.name.length));
+  const steps = report.steps.map((s) => {
+    const estimate = s.estimateSeconds !== undefined ? ` of ${took(s.estimateSeconds)}${s.seconds > s.estimateSeconds ? ' (over)' : ''}` : '';
+    return `${s.name.padEnd(width)}  ${s.state.padEnd(4)} ${took(s.seconds).padStart(8)}${estimate}${s.detail ? `: ${s.detail}` : ''}`;
+  });
+  // The RTO ends where recovery ends (monitoring's definition): a drill's cleanup comes after it.
+  const rto = recoverySeconds(report);
+  const met = report.outcome === 'recovered' && rto <= report.rtoObjectiveSeconds;
+  const line = `RTO ${rto.toFixed(1)} s against ${Math.round(report.rtoObjectiveSeconds / 60)} min (${met ? 'met' : 'NOT met'})`;
+  return [`drill ${report.outcome}`, ...steps, line].join('\n');
+}
 
 export interface StepResult {
   name: string;

@@ -13,7 +13,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from 'node:path';
 import { walArchiveDir } from '../../lib/catalog/paths';
 import { StackFailed } from '../../lib/errors';
-import { findLifeboatBin } from '../../lib/lifeboat-bin';
+import { walArchiveCommand } from '../../lib/lifeboat-bin';
 import { postgresOsUser } from '../../lib/postgres/os-user';
 import { ensureStackKeys, STACK_KEY_EMAIL, stackKeyPaths, stopGpgAgent } from './keys';
 import { ensureBucket, ensureSourceBuckets, minioClient, minioMarkers, minioPaths, startMinio, waitForMinio, type MinioServerOptions } from './minio-server';
@@ -82,14 +82,9 @@ function saveState(path: string, state: StackState): void {
 }
 
 
-/**
- * archive_command of the stack's cluster: Lifeboat's own `wal archive` (durable, never overwrites a
- * different segment). It runs as `postgres`, which cannot read lifeboat.env, so the archive
- * directory is passed on the command line.
- */
+/** archive_command of the stack's cluster: Lifeboat's own `wal archive` into the stack's WAL archive. */
 export function stackArchiveCommand(paths: StackPaths): string {
-  const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
-  return `${q(process.execPath)} ${q(findLifeboatBin())} wal archive --archive-dir ${q(paths.walArchive)} %p %f`;
+  return walArchiveCommand(paths.walArchive);
 }
 
 interface Components {
@@ -214,6 +209,12 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
   return { started, alreadyRunning, envFile: paths.envFile, uiUrl: `http://${settings.host}:${settings.ports.temporalUi}`, seeded: { database: database.created, objects } };
 }
 
+/** The configuration files of the stack that `backupConfigFiles` archives (CONFIG_BACKUP_PATHS). */
+export function stackConfigFiles(dir: string): string[] {
+  const { data } = pgPaths(dir);
+  return [stackPaths(dir).envFile, join(data, 'postgresql.conf'), join(data, 'pg_hba.conf')];
+}
+
 function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secrets: StackSecrets, keys: ReturnType<typeof ensureStackKeys>, dns: [string, string][]): void {
   const paths = stackPaths(settings.dir);
   const { host, ports } = settings;
@@ -231,6 +232,9 @@ function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secr
     ['MINIO_BACKUP_ENDPOINT', `http://${host}:${ports.minioBackup}`], ['MINIO_BACKUP_ACCESS_KEY', secrets.minioUser], ['MINIO_BACKUP_SECRET_KEY', secrets.minioBackupPassword],
     ['BUCKETS_TO_BACKUP', SOURCE_BUCKETS.join(',')], ['MINIO_BACKUP_ROOT', paths.minioBackupRoot],
     ['TEMPORAL_ADDRESS', `${host}:${ports.temporal}`], ['TEMPORAL_NAMESPACE', 'default'],
+    // The seed's defaults (/etc/default/..., /etc/postgresql/14/...) do not exist here: back up the
+    // stack's own equivalents, this file and its cluster's configuration.
+    ['CONFIG_BACKUP_PATHS', stackConfigFiles(settings.dir).join(',')],
     ...dns,
   ];
   const text = [

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,9 @@ describe('lifeboat stack up/down', () => {
     const dns = dnsProviderFromConfig(config.dns)!;
     await dns.check();
     expect(await dns.current('db.lifeboat.test')).toEqual({ name: 'db.lifeboat.test', ttl: 60, records: [{ type: 'A', value: '127.0.0.1' }] });
+    // The configuration files a config backup archives are the stack's own, and they exist.
+    expect(config.configBackup.paths).toEqual([first.envFile, join(dir, 'postgres', 'data', 'postgresql.conf'), join(dir, 'postgres', 'data', 'pg_hba.conf')]);
+    for (const file of config.configBackup.paths) expect(existsSync(file)).toBe(true);
     expect((await dns.switch('drill.lifeboat.test', '127.0.0.2')).changed).toBe(true);
 
     const second = await stackUp(settings, () => undefined);
