@@ -30,13 +30,13 @@ import type { DnsRecordSet } from '../lib/dns/provider';
 import { describeRecordSet } from '../lib/dns/records';
 import { parseEnvironmentKind, type EnvironmentKind } from '../lib/environment/kinds';
 import { BackupNotFound, InputInvalid, isLifeboatError } from '../lib/errors';
-import { parseSnapshotFile } from '../lib/minio/names';
+import { localSnapshotKey, parseSnapshotFile } from '../lib/minio/names';
 import type { SnapshotMetadata } from '../lib/minio/metadata';
 import { startCluster, stopCluster } from '../lib/pitr/cluster';
 import { assertRecoverable, choosePitrPlan } from '../lib/pitr/plan';
 import { clusterOwner, recoveryPathsOf, runDirOf } from '../lib/pitr/recovery-dir';
 import { parseTargetTime } from '../lib/pitr/target-time';
-import { ensureLocalCopy } from '../lib/restore/fetch';
+import { ensureLocalCopy, RESTORE_CACHE } from '../lib/restore/fetch';
 import { writeFileAtomic } from '../lib/pipeline/atomic-file';
 import { getBuffer, type Store } from '../lib/storage/store';
 import { renderDrReport, type DrPlan, type DrReport, type RestoredDataCheck, type SmokeChecks } from '../lib/dr/report';
@@ -466,6 +466,16 @@ export function createDrActivities(deps: Pick<Deps, 'config' | 'logger' | 'store
           await deps.environments(input.plan.environment).teardown(input.environment);
           removed.push(`environment ${input.environment}`);
         }
+        // What step 3 downloaded into the restore caches (a later drill must download again to measure its RTO).
+        let cached = 0;
+        for (const a of input.plan.artifacts) {
+          const path = a.kind === 'snapshot' ? join(config.minio.backupRoot, RESTORE_CACHE, localSnapshotKey(a.key)) : join(config.backupRoot, RESTORE_CACHE, a.key);
+          if (existsSync(path)) {
+            rmSync(path, { force: true });
+            cached++;
+          }
+        }
+        if (cached > 0) removed.push(`${cached} downloaded artifacts`);
       } finally {
         beats.stop();
       }

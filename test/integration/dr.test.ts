@@ -146,6 +146,11 @@ describe('disasterRecovery drill on the real stack', () => {
     expect(existsSync(report.restored.postgres!.dataDir!)).toBe(false);
     expect(await portOpen('127.0.0.1', report.restored.postgres!.port)).toBe(false);
     expect(await portOpen('127.0.0.1', Number(new URL(report.restored.minio!.endpoint).port))).toBe(false);
+    // ... and none of what step 3 downloaded stays in the restore caches.
+    for (const a of report.plan.artifacts) {
+      const cached = a.kind === 'snapshot' ? join(config.minio.backupRoot, '.restore-cache', 'snapshots', a.key) : join(config.backupRoot, '.restore-cache', a.key);
+      expect(existsSync(cached), cached).toBe(false);
+    }
     // The status query and no secret in history.
     expect((await handle.query(statusQuery)).state).toBe('done');
     const text = historyText(await handle.fetchHistory());
