@@ -156,7 +156,8 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
     if (abort) lines.push(`abort asked by ${abort.by ?? 'someone'}: ${abort.reason}`);
     return lines.join('\n\n');
   };
-  const steps = new StepTracker('disasterRecovery', DR_STEPS.map((s) => ({ name: s.name, estimateSeconds: s.minutes * 60 })), { summary: () => summary() });
+  const actions: Record<string, string> = { ...Object.fromEntries(DR_STEPS.map((s) => [s.name, s.action])), cleanup: 'Clean up the drill', reprotect: 'Re-protect the new primary' };
+  const steps = new StepTracker('disasterRecovery', DR_STEPS.map((s) => ({ name: s.name, estimateSeconds: s.minutes * 60 })), { summary: () => summary(), table: { actions } });
   setHandler(reportQuery, () => report);
   setHandler(
     approveUpdate,

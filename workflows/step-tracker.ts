@@ -47,6 +47,11 @@ export interface StepPlan {
 export interface StepTrackerOptions {
   /** The runbook's own summary, rendered above the steps (markdown paragraphs). */
   summary?: () => string;
+  /**
+   * Render the steps as a markdown table (step, action, state, started, took, estimate, detail),
+   * like a runbook's table; `actions` gives each step's action text. Default: one line per step.
+   */
+  table?: { actions: Record<string, string> };
 }
 
 export class StepTracker {
@@ -151,7 +156,9 @@ export class StepTracker {
 
   /** Set the UI's current details: the runbook's summary, then one line per step. */
   render(): void {
-    setCurrentDetails(renderDetails(this.status(), this.options.summary?.()));
+    const status = this.status();
+    const summary = this.options.summary?.();
+    setCurrentDetails(this.options.table ? renderTable(status, this.options.table.actions, summary) : renderDetails(status, summary));
   }
 
   private end(name: string, state: StepState, detail?: string): void {
@@ -182,6 +189,23 @@ export function renderDetails(status: RunbookStatus, summary?: string): string {
     return `${MARK[s.state]} ${i + 1}. ${s.name}${took}${estimate}${detail}`;
   });
   return [...(summary ? [summary] : []), lines.join('\n\n')].join('\n\n');
+}
+
+/**
+ * Markdown for the UI as a table: `| # | step | action | state | started | took | estimate | detail |`,
+ * an overrun marked. Pure, for tests.
+ */
+export function renderTable(status: RunbookStatus, actions: Record<string, string>, summary?: string, now = Date.now()): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const rows = status.steps.map((s, i) => {
+    const running = s.state === 'running' && s.startedAt ? (now - Date.parse(s.startedAt)) / 1000 : undefined;
+    const took = s.seconds ?? running;
+    const over = took !== undefined && s.estimateSeconds !== undefined && took > s.estimateSeconds ? ' **over**' : '';
+    const tookText = took === undefined ? '' : `${formatSeconds(took)}${running !== undefined ? ' so far' : ''}${over}`;
+    return `| ${i + 1} | ${s.name} | ${cell(actions[s.name] ?? '')} | ${MARK[s.state]} ${s.state} | ${s.startedAt ? `${s.startedAt.slice(11, 19)} UTC` : ''} | ${tookText} | ${s.estimateSeconds !== undefined ? formatSeconds(s.estimateSeconds) : ''} | ${cell(s.detail ?? '')} |`;
+  });
+  const table = ['| # | Step | Action | State | Started | Took | Estimate | Detail |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  return [...(summary ? [summary] : []), table].join('\n\n');
 }
 
 function formatSeconds(seconds: number): string {

@@ -1,6 +1,6 @@
 /** The step tracker's rendering of the UI's current details (pure; the tracker itself runs in workflow tests). */
 import { describe, expect, it } from 'vitest';
-import { errorLine, renderDetails, type RunbookStatus } from '../../workflows/step-tracker';
+import { errorLine, renderDetails, renderTable, type RunbookStatus } from '../../workflows/step-tracker';
 
 describe('renderDetails', () => {
   const status: RunbookStatus = {
@@ -25,6 +25,16 @@ describe('renderDetails', () => {
       '– 4. replace',
       '✗ 5. compare — 2 h: table public.events has 9 rows, the backup recorded 10',
     ]);
+  });
+
+  it('renders a runbook table: action, state, start, took (so far, overrun marked) and estimate', () => {
+    const text = renderTable(status, { locate: 'Find the backup', load: 'Load | restore' }, 'summary', Date.parse('2025-10-17T01:20:01.000Z'));
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('summary');
+    expect(lines[2]).toBe('| # | Step | Action | State | Started | Took | Estimate | Detail |');
+    expect(lines[4]).toBe('| 1 | locate | Find the backup | ✓ done | 01:00:00 UTC | 0.4 s |  | daily/x.sql.gz.gpg |');
+    expect(lines[5]).toBe('| 2 | load | Load \\| restore | ▶ running | 01:00:01 UTC | 20 min so far **over** | 10 min |  |');
+    expect(lines[6]).toBe('| 3 | approval |  | · pending |  |  | 24 h |  |');
   });
 
   it('names an activity failure by its cause', () => {
