@@ -155,7 +155,7 @@ describe('restorePointInTime on the real stack', () => {
     expect(result.baseKey >= base.key).toBe(true);
     // Replay read only what was fetched from S3 into the run's wal/ directory, never the local archive.
     const auto = readFileSync(join(result.dataDir, 'postgresql.auto.conf'), 'utf8');
-    expect(auto).not.toContain('recovery_target_time');
+    expect(auto).not.toMatch(/^recovery_target_time\s*=/m);
     expect(auto).toMatch(/restore_command = '.*wal fetch --no-remote --archive-dir '?'?[^ ]*\/wal'?'? %f %p'/);
     expect(auto).not.toContain('wal-archive');
     const phases = await withClient(config, database, async (c) => (await c.query<{ phase: string; n: string }>('SELECT phase, count(*) AS n FROM items GROUP BY phase ORDER BY phase')).rows, port, '127.0.0.1');
