@@ -166,10 +166,23 @@ export class LocalEnvironmentProvider implements EnvironmentProvider {
 
   // ---- servers ----------------------------------------------------------------------------------
 
+  /**
+   * Whether `port` is open. For an existing environment whose server just died, wait a moment: a
+   * killed multi-threaded server (MinIO) looks dead before its last thread has closed the sockets.
+   */
+  private async stillOpen(port: number, fresh: boolean): Promise<boolean> {
+    const deadline = Date.now() + (fresh ? 0 : 5000);
+    for (;;) {
+      if (!(await portOpen(this.host, port, 500))) return false;
+      if (Date.now() >= deadline) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   private async ensurePostgres(dir: string, state: LocalState, fresh: boolean, pgBin: string, password: string): Promise<void> {
     const pg = state.postgres!;
     if (servingPostmaster(dir, pg.port) !== undefined) return;
-    if (await portOpen(this.host, pg.port, 500)) {
+    if (await this.stillOpen(pg.port, fresh)) {
       if (!fresh) throw portTaken(state.name, 'PostgreSQL', pg.port);
       [pg.port] = (await freePorts(1, this.host, [state.minio.port, state.minio.consolePort])) as [number];
       saveState(dir, state);
@@ -189,7 +202,7 @@ export class LocalEnvironmentProvider implements EnvironmentProvider {
     const m = state.minio;
     let pid = this.runningMinio(dir, state);
     if (pid === undefined) {
-      if ((await portOpen(this.host, m.port, 500)) || (await portOpen(this.host, m.consolePort, 500))) {
+      if ((await this.stillOpen(m.port, fresh)) || (await this.stillOpen(m.consolePort, fresh))) {
         if (!fresh) throw portTaken(state.name, 'MinIO', (await portOpen(this.host, m.port, 500)) ? m.port : m.consolePort);
         [m.port, m.consolePort] = (await freePorts(2, this.host, state.postgres ? [state.postgres.port] : [])) as [number, number];
       }
