@@ -4,6 +4,7 @@
  * `import type { Activities }`.
  */
 import type { Deps } from '../lib/deps';
+import { createAuditActivities } from './audit';
 import { createBackupActivities } from './backup';
 import { createConfigFileActivities } from './config-files';
 import { createDrActivities } from './dr';
@@ -35,6 +36,7 @@ export function createActivities(deps: Deps) {
       ...createMonitorActivities(deps),
       ...createConfigFileActivities(deps),
       ...createDrActivities(deps),
+      ...createAuditActivities(deps),
     },
     deps.config.secretValues,
     deps.config.backupRoot,

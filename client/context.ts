@@ -4,6 +4,7 @@
  * else /etc/default/corporate-intel-backup, else (for development) the local stack's env file.
  */
 import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_ENV_FILE, loadConfig, type Config } from '../lib/config/load';
 import { temporalConnectionOptions } from '../lib/config/temporal';
@@ -31,9 +32,20 @@ export function loadCliContext(options: { envFile?: string; logFd?: number; logF
   return { config, logger };
 }
 
+/** `lifeboat-cli:<os user>@<host>`: the identity Temporal records on every start, signal and update (audit trail). */
+export function cliIdentity(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): keep $USER.
+  }
+  return `lifeboat-cli:${user}@${hostname()}`;
+}
+
 export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, identity: cliIdentity() });
 }
 
 /** Run `fn` with validated config and a connected client; the connection is always closed. */

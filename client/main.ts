@@ -9,6 +9,7 @@ import type { CommandSpec } from './command-table';
 import { backupCommands } from './commands/backup';
 import { configCommands } from './commands/config';
 import { configFileCommands } from './commands/config-files';
+import { auditCommands } from './commands/audit';
 import { healthCommands } from './commands/health';
 import { drCommands } from './commands/dr';
 import { minioCommands } from './commands/minio';
@@ -20,7 +21,7 @@ import { startCommands } from './commands/start';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands, ...auditCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')

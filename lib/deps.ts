@@ -21,6 +21,7 @@ import { channelsFor, sendToChannel } from './notify/channels';
 import { pgToolEnv, pgToolPath, type PgTool } from './postgres/tools';
 import { FsStore } from './storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from './storage/s3-store';
+import { lazyTemporalClient, type TemporalAccess } from './temporal-client';
 
 export interface Stores {
   /** BACKUP_ROOT. */
@@ -82,6 +83,8 @@ export interface Deps {
    * DR_ENVIRONMENT's); InputInvalid naming the missing settings when that kind is not configured.
    */
   environments: (kind: EnvironmentKind) => EnvironmentProvider;
+  /** A Temporal client (the audit export reads closed runs' histories); connects on first use, closed by the worker at shutdown. */
+  temporal: TemporalAccess;
 }
 
 export function buildStores(config: Config): Stores {
@@ -130,6 +133,7 @@ export function buildDeps(config: Config, logger: Logger, overrides: Partial<Omi
     dns: dnsProviderFromConfig(config.dns),
     environment: environmentProviderFor(config.environment.kind, config, logger, 'DR_ENVIRONMENT'),
     environments: environmentsOf(config, logger),
+    temporal: lazyTemporalClient(config),
     ...overrides,
   };
 }

@@ -87,6 +87,7 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
+        await deps.temporal.close();
         if (ownConnection) await connection.close();
       }
     },

@@ -16,3 +16,4 @@ export { restoreBucket } from './restore-bucket';
 export { disasterRecovery } from './disaster-recovery';
 export { backupConfigFiles } from './backup-config-files';
 export { restoreConfigFiles } from './restore-config-files';
+export { exportAuditTrail } from './export-audit-trail';

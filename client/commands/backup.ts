@@ -12,7 +12,9 @@ import { readDrillSummary } from '../../lib/dr/drill-reports';
 import { InputInvalid } from '../../lib/errors';
 import { walArchiveDir } from '../../lib/catalog/paths';
 import { buildStores } from '../../lib/deps';
+import { currentWalLsn, readRpoExposure } from '../../lib/wal/exposure';
 import { walBacklog } from '../../lib/wal/remote';
+import { exposureSeverity, recommendedArchiveTimeoutSeconds } from '../../lib/wal/rpo';
 import { describeCopyState, readVerification } from '../../lib/verify/record';
 import { backupBase, type BackupBaseResult } from '../../workflows/backup-base';
 import { backupDatabase, type BackupDatabaseResult } from '../../workflows/backup-database';
@@ -179,18 +181,25 @@ export const backupCommands: CommandSpec[] = [
   },
   {
     name: 'wal status',
-    summary: 'WAL archiving backlog: files archived locally but not yet shipped to S3',
+    summary: 'WAL archiving backlog (files archived locally but not yet shipped to S3) and the RPO exposure',
     options: [{ flags: '--json', description: 'machine-readable output' }],
     async run(_args, opts) {
       const { config } = loadCliContext();
       if (!config.remote.enabled) throw new InputInvalid('REMOTE_STORAGE', 'is false: WAL is not shipped anywhere');
-      const backlog = await walBacklog(walArchiveDir(config.backupRoot), buildStores(config).offsite());
+      const remote = buildStores(config).offsite();
+      const archiveDir = walArchiveDir(config.backupRoot);
+      const backlog = await walBacklog(archiveDir, remote);
+      const rpo = await readRpoExposure(archiveDir, remote, config.monitor.rpoTargetSeconds, await currentWalLsn(config.db));
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(backlog, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...backlog, rpo }, null, 2)}\n`);
       } else {
+        const state = exposureSeverity(rpo);
+        const exposure = rpo.exposureSeconds === undefined ? 'unknown (no WAL archived yet)' : `${rpo.exposureSeconds} s${rpo.basis === 'caught-up' ? ' (everything written is off-site)' : rpo.newestShipped ? ` (newest off-site ${rpo.newestShipped}, archived ${rpo.newestShippedArchivedAt})` : ' (nothing shipped yet)'}`;
         process.stdout.write(
           `local archive: newest ${backlog.newestLocal ?? '(none)'}${backlog.newestLocalAgeSeconds !== undefined ? `, ${formatAge(backlog.newestLocalAgeSeconds)} old` : ''}\n` +
-            `shipped: ${backlog.shipped}; pending: ${backlog.pending.length} files, ${formatBytes(backlog.pendingBytes)}, oldest ${formatAge(backlog.oldestPendingAgeSeconds)}\n`,
+            `shipped: ${backlog.shipped}; pending: ${backlog.pending.length} files, ${formatBytes(backlog.pendingBytes)}, oldest ${formatAge(backlog.oldestPendingAgeSeconds)}\n` +
+            `rpo exposure: ${exposure}; target ${rpo.targetSeconds} s (${state === 'ok' ? 'met' : state === 'warning' ? 'over the target' : 'over three times the target'})\n` +
+            (state === 'ok' ? '' : `hint: ship more often (lifeboat wal ship) and keep archive_timeout at most ${recommendedArchiveTimeoutSeconds(rpo.targetSeconds)} s for this target\n`),
         );
       }
     },

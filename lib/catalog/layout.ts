@@ -39,3 +39,12 @@ export const CONFIG_PREFIX = `${CONFIG_DIR}/`;
 export const CONFIG_FILE_PATTERN = /^config_(\d{8}-\d{6})\.tar\.(gz|zst)(\.gpg)?$/;
 /** The record of a run that found the configuration unchanged: `config_<YYYYMMDD-HHMMSS>.unchanged.json`. */
 export const CONFIG_UNCHANGED_PATTERN = /^config_(\d{8}-\d{6})\.unchanged\.json$/;
+
+/**
+ * The audit trail below BACKUP_ROOT and the same prefix in S3_BUCKET (lib/audit/):
+ *   audit/<YYYY-MM-DD>/<workflowType>/<workflowId>__<runId>.json.zst[.gpg]   one closed run's history
+ *   audit/manifests/manifest-<NNNNNN>.json                                   one export, chained by sha256
+ *   audit/cursor.json                                                        where the next export starts
+ */
+export const AUDIT_DIR = 'audit';
+export const AUDIT_PREFIX = `${AUDIT_DIR}/`;

@@ -15,6 +15,7 @@ import type { Severity } from '../notify/alert';
 import { parseAlertRoutes, type Channel } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
 import { SCHEDULE_NAMES } from '../schedules/names';
+import { parseDurationSeconds } from '../wal/rpo';
 import { CROSS_FIELD_RULES, DEFAULT_COMPRESSION_LEVEL, SETTINGS, valueSchema, type SettingName } from './schema';
 
 export const DEFAULT_ENV_FILE = '/etc/default/corporate-intel-backup';
@@ -67,7 +68,8 @@ export interface Config {
   };
   schedules: { timeZone: string; overrides: Record<string, string> };
   retention: { daily: number; weekly: number; monthly: number; walLocalDays: number; walRemoteDays: number; snapshotDays: number; archiveStorageClass: string | undefined; archiveAfterDays: number };
-  monitor: Thresholds & { metricsPort: number | undefined };
+  /** Thresholds, the metrics port and RPO_TARGET in seconds. */
+  monitor: Thresholds & { metricsPort: number | undefined; rpoTargetSeconds: number };
   minio: {
     source: MinioEndpointConfig;
     backup: MinioEndpointConfig | undefined;
@@ -129,6 +131,8 @@ export interface Config {
     uiUrl: string;
     drillMaxAgeDays: number;
   };
+  /** The audit trail's off-site Object Lock (AUDIT_RETENTION_DAYS, AUDIT_LOCK_MODE). */
+  audit: { retentionDays: number; lockMode: 'COMPLIANCE' | 'GOVERNANCE' };
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   metricsPort: number | undefined;
   /** Values of every secret setting that is set, for scrubbing text before it leaves the worker. */
@@ -297,6 +301,8 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       diskCriticalPercent: int('MONITOR_DISK_CRITICAL_PERCENT'),
       successRatePercent: int('MONITOR_SUCCESS_RATE_PERCENT'),
       walMaxAgeMinutes: int('MONITOR_WAL_MAX_AGE_MINUTES'),
+      // Checked by the RPO_TARGET cross-field rule before this runs.
+      rpoTargetSeconds: parseDurationSeconds(req('RPO_TARGET'))!,
       metricsPort: num('BACKUP_METRICS_PORT'),
     },
     minio: {
@@ -345,6 +351,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       uiUrl: req('DR_UI_URL').replace(/\/$/, ''),
       drillMaxAgeDays: int('DR_DRILL_MAX_AGE_DAYS'),
     },
+    audit: { retentionDays: int('AUDIT_RETENTION_DAYS'), lockMode: req('AUDIT_LOCK_MODE') as Config['audit']['lockMode'] },
     logLevel: req('LOG_LEVEL') as Config['logLevel'],
     metricsPort: num('METRICS_PORT'),
     secretValues,

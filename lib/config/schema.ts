@@ -12,6 +12,7 @@ import { inZone, isDnsName, parseHostPort } from '../dns/records';
 import { DEFAULT_ALERT_ROUTES, parseAlertRoutes } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
 import { SCHEDULE_NAMES } from '../schedules/names';
+import { rpoTargetProblem } from '../wal/rpo';
 
 /** What a setting's value is; decides parsing, validation and the docs' "type" column. */
 export type SettingKind =
@@ -116,6 +117,7 @@ export const SETTINGS = [
   s({ env: 'MONITOR_DISK_WARN_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '80', group: 'Monitoring', description: 'Warn when BACKUP_ROOT\'s file system is this full.', hint: 'set MONITOR_DISK_WARN_PERCENT between 1 and 100' }),
   s({ env: 'MONITOR_DISK_CRITICAL_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '90', group: 'Monitoring', description: 'Critical alert when BACKUP_ROOT\'s file system is this full.', hint: 'set MONITOR_DISK_CRITICAL_PERCENT between 1 and 100' }),
   s({ env: 'MONITOR_SUCCESS_RATE_PERCENT', kind: { type: 'int', min: 1, max: 100 }, default: '95', group: 'Monitoring', description: 'Alert when fewer of Lifeboat\'s workflows of the last 7 days succeeded (Temporal visibility).', hint: 'set MONITOR_SUCCESS_RATE_PERCENT between 1 and 100' }),
+  s({ env: 'RPO_TARGET', kind: { type: 'string' }, default: '5m', group: 'Monitoring', description: 'Recovery point objective: how much committed work a loss of the database host may take (e.g. `5m`, `300s`, `1h`). WAL is shipped off-site every fifth of it (10 s to 5 min); set PostgreSQL\'s `archive_timeout` to at most half of it (worst case = archive_timeout + ship interval + one ship). Monitoring warns when the exposure (`lifeboat wal status`) exceeds it and is critical at three times it.', hint: 'set RPO_TARGET to a duration between 30s and 7 days, e.g. 5m' }),
   s({ env: 'MONITOR_WAL_MAX_AGE_MINUTES', kind: { type: 'int', min: 1, max: 100000 }, default: '120', group: 'Monitoring', description: 'Alert when the newest archived WAL file is older than this (archiving stalled).', hint: 'set MONITOR_WAL_MAX_AGE_MINUTES to 1 or more' }),
   s({ env: 'BACKUP_METRICS_PORT', kind: { type: 'port' }, group: 'Monitoring', description: 'When set, the worker serves the monitoring figures (the metrics JSON) as Prometheus metrics on 127.0.0.1:<port>/metrics.', hint: 'set BACKUP_METRICS_PORT to a free TCP port, or unset it' }),
 
@@ -166,6 +168,10 @@ export const SETTINGS = [
   s({ env: 'DR_CHECK_SQL', kind: { type: 'string' }, default: 'SELECT 1', group: 'DR runbook', description: 'Step 9: read-only SQL smoke queries, separated by `;`, run against the restored DB_NAME (in a read-only transaction); each must return at least one row.', hint: 'e.g. DR_CHECK_SQL=SELECT count(*) FROM companies; SELECT max(id) FROM filings' }),
   s({ env: 'DR_UI_URL', kind: { type: 'url', protocols: ['http', 'https'] }, default: 'http://localhost:8233', group: 'DR runbook', description: 'Base URL of the Temporal UI, for the link in the "DR started" notification.', hint: 'set DR_UI_URL to the Temporal UI address, e.g. http://temporal-ui:8080' }),
   s({ env: 'DR_DRILL_MAX_AGE_DAYS', kind: { type: 'int', min: 1, max: 365 }, default: '8', group: 'DR runbook', description: 'Monitoring warns (`dr-drill-age`) when the last successful DR drill is older than this, or none has succeeded yet (the `dr-drill` schedule runs one weekly).', hint: 'set DR_DRILL_MAX_AGE_DAYS between 1 and 365' }),
+
+  // --- Audit trail ---
+  s({ env: 'AUDIT_RETENTION_DAYS', kind: { type: 'int', min: 0, max: 36500 }, default: '365', group: 'Audit trail', description: 'Exported histories and manifests are written off-site with an S3 Object Lock retention of this many days when S3_BUCKET was created with Object Lock (0: no retention); other buckets get plain objects.', hint: 'set AUDIT_RETENTION_DAYS between 0 and 36500' }),
+  s({ env: 'AUDIT_LOCK_MODE', kind: { type: 'enum', values: ['COMPLIANCE', 'GOVERNANCE'] }, default: 'COMPLIANCE', group: 'Audit trail', description: 'Object Lock mode of the audit objects: COMPLIANCE (nobody can delete them before the retention ends) or GOVERNANCE (holders of s3:BypassGovernanceRetention can).', hint: 'set AUDIT_LOCK_MODE to COMPLIANCE or GOVERNANCE' }),
 
   // --- Temporal and the worker ---
   s({ env: 'TEMPORAL_ADDRESS', kind: { type: 'string' }, default: 'localhost:7233', group: 'Temporal', description: 'Temporal frontend host:port (same name as @temporalio/envconfig).', hint: 'set TEMPORAL_ADDRESS to host:port, e.g. localhost:7233' }),
@@ -264,6 +270,14 @@ const DNS_RULES: readonly CrossFieldRule[] = [
 
 export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   ...DNS_RULES,
+  {
+    doc: '`RPO_TARGET` is a duration from 30 s to 7 days (`5m`, `300s`, `1h`; a bare number is seconds).',
+    check: (raw) => {
+      const text = rawOrDefault(raw, 'RPO_TARGET');
+      const problem = text === undefined ? undefined : rpoTargetProblem(text);
+      return problem ? { env: 'RPO_TARGET', message: `${problem} (got "${text}")`, hint: 'set RPO_TARGET to a duration between 30s and 7 days, e.g. 5m' } : undefined;
+    },
+  },
   {
     doc: '`ENCRYPT_BACKUPS=true` requires `GPG_RECIPIENT`.',
     check: (raw) =>

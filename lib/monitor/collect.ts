@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../pipeline/atomic-file';
 import { withPg } from '../postgres/connection';
 import type { Stores } from '../deps';
 import type { S3Store } from '../storage/s3-store';
+import { readRpoExposure } from '../wal/exposure';
 import { remoteWalFiles } from '../wal/remote';
 import type { MonitorFacts, SeedMetrics } from './evaluate';
 
@@ -38,7 +39,7 @@ async function previousFacts(config: Config): Promise<Partial<MonitorFacts> | un
  * WAL archiving facts, and whether PostgreSQL answers at all: a server that is down is recorded
  * (`database.reachable: false`, with the classified reason), never thrown, so monitoring can raise it.
  */
-async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, previous: Partial<MonitorFacts> | undefined): Promise<Pick<MonitorFacts, 'wal' | 'database'>> {
+async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, previous: Partial<MonitorFacts> | undefined): Promise<Pick<MonitorFacts, 'wal' | 'database' | 'rpo'>> {
   const dir = walArchiveDir(config.backupRoot);
   const names = (await localWalFiles(dir)).filter((n) => !n.endsWith('.history'));
   const newest = names[names.length - 1];
@@ -50,9 +51,12 @@ async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, 
     previousArchiverFailedCount: previous?.wal?.archiverFailedCount ?? previous?.wal?.previousArchiverFailedCount,
   };
   const database: NonNullable<MonitorFacts['database']> = { host: config.db.host, port: config.db.port, reachable: false };
+  let currentLsn: string | undefined;
   try {
     await withPg(config.db, async (client) => {
       database.reachable = true;
+      // For the RPO exposure: nothing written since the newest shipped segment means nothing at risk.
+      currentLsn = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn').catch(() => undefined))?.rows[0]?.lsn;
       const a = (await client.query<{ failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null; last_archived_time: Date | null }>('SELECT failed_count, last_failed_wal, last_failed_time, last_archived_time FROM pg_stat_archiver')).rows[0];
       if (a) {
         facts.archiverFailedCount = Number(a.failed_count);
@@ -68,11 +72,13 @@ async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, 
     if (!database.reachable) database.error = scrubSecrets(error instanceof Error ? error.message : String(error), config.secretValues);
     // Reachable but a query failed: the WAL facts are best effort.
   }
+  let rpo: MonitorFacts['rpo'];
   if (remote) {
     const shipped = await remoteWalFiles(remote).catch(() => undefined);
     if (shipped) facts.unshipped = names.filter((n) => !shipped.has(n)).length;
+    rpo = await readRpoExposure(dir, remote, config.monitor.rpoTargetSeconds, currentLsn).catch(() => undefined);
   }
-  return { wal: facts, database };
+  return { wal: facts, database, ...(rpo ? { rpo } : {}) };
 }
 
 /** Closed and completed Lifeboat workflows of the last 7 days on this deployment's task queue. */

@@ -5,6 +5,7 @@
  */
 import type { DrillSummary } from '../dr/drills';
 import type { Evaluation } from '../notify/state';
+import { exposureSeverity, type RpoExposure } from '../wal/rpo';
 
 export interface BackupFact {
   key: string;
@@ -48,6 +49,8 @@ export interface MonitorFacts {
   config?: { newestKey?: string; newestAt?: string; newestOutcome?: 'archived' | 'unchanged'; newestWarnings?: number; workflows: { completed: number; closed: number } };
   /** Disaster-recovery drills from $BACKUP_ROOT/dr-reports (absent in facts of older versions). */
   drill?: DrillSummary;
+  /** What a loss of the database host would take: the RPO exposure (absent without REMOTE_STORAGE or in facts of older versions). */
+  rpo?: RpoExposure;
 }
 
 export interface Thresholds {
@@ -60,6 +63,8 @@ export interface Thresholds {
   walMaxAgeMinutes: number;
   /** DR_DRILL_MAX_AGE_DAYS (absent in answers of older workers: DEFAULT_DRILL_MAX_AGE_DAYS). */
   drillMaxAgeDays?: number;
+  /** RPO_TARGET in seconds (absent in answers of older workers: the exposure's own target). */
+  rpoTargetSeconds?: number;
 }
 
 export const DEFAULT_DRILL_MAX_AGE_DAYS = 8;
@@ -82,6 +87,8 @@ export interface SeedMetrics {
     last_drill_rto_seconds?: number;
     /** Lifeboat: hours since the newest successful DR drill ended (once a drill has recovered). */
     last_drill_age_hours?: number;
+    /** Lifeboat: seconds of committed work not yet off-site (the RPO exposure; with REMOTE_STORAGE, once any WAL is archived). */
+    rpo_exposure_seconds?: number;
   };
 }
 
@@ -111,6 +118,7 @@ export function seedMetrics(facts: MonitorFacts): SeedMetrics {
       weekly_backup_count: count('weekly'),
       monthly_backup_count: count('monthly'),
       ...drillMetrics(facts),
+      ...(facts.rpo?.exposureSeconds !== undefined ? { rpo_exposure_seconds: facts.rpo.exposureSeconds } : {}),
     },
   };
 }
@@ -198,6 +206,20 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
     const tooOld = w.newestArchivedAgeSeconds !== undefined && w.newestArchivedAgeSeconds > t.walMaxAgeMinutes * 60;
     const summary = `newest archived WAL ${w.newestArchivedName ?? '(none)'} is ${Math.round((w.newestArchivedAgeSeconds ?? 0) / 60)} min old (limit ${t.walMaxAgeMinutes} min)`;
     push('wal-archiving', 'critical', tooOld, summary, { ...w });
+  }
+
+  // RPO exposure: committed work not yet off-site, warning over RPO_TARGET, critical over three times it.
+  if (facts.rpo && facts.rpo.exposureSeconds !== undefined) {
+    const r = { ...facts.rpo, targetSeconds: t.rpoTargetSeconds ?? facts.rpo.targetSeconds };
+    const state = exposureSeverity(r);
+    const since = r.newestShipped ? `the newest off-site WAL ${r.newestShipped} was archived at ${r.newestShippedArchivedAt}` : 'no WAL has been shipped off-site yet';
+    push(
+      'rpo-exposure',
+      state === 'critical' ? 'critical' : 'warning',
+      state !== 'ok',
+      `RPO exposure ${r.exposureSeconds} s against a target of ${r.targetSeconds} s (${state === 'ok' ? 'met' : state === 'critical' ? 'over three times the target' : 'over the target'}): ${r.basis === 'caught-up' ? 'everything written is off-site' : since}`,
+      { exposureSeconds: r.exposureSeconds, targetSeconds: r.targetSeconds, basis: r.basis, newestShipped: r.newestShipped ?? null, newestShippedArchivedAt: r.newestShippedArchivedAt ?? null },
+    );
   }
 
   // Verification: any of the latest backups failed its last verification.

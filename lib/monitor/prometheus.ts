@@ -19,6 +19,7 @@ const HELP: Record<keyof SeedMetrics['metrics'], string> = {
   monthly_backup_count: 'Monthly backups on local disk',
   last_drill_rto_seconds: 'Recovery time (declaration to recovery) the newest successful DR drill measured, seconds',
   last_drill_age_hours: 'Hours since the newest successful DR drill ended',
+  rpo_exposure_seconds: 'Seconds of committed work not yet off-site: now minus the archive time of the newest shipped WAL segment (0 when nothing was written since)',
 };
 
 export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): string {
@@ -49,6 +50,7 @@ export function renderPrometheus(metrics: SeedMetrics, facts?: MonitorFacts): st
       gauge('lifeboat_dr_drill_rto_objective_seconds', 'RTO objective the newest successful DR drill ran against (DR_RTO_MINUTES), seconds', ok?.rtoObjectiveSeconds);
       gauge('lifeboat_dr_last_drill_success', 'Whether the newest DR drill recovered (1) or failed or was aborted (0)', last ? (last.outcome === 'recovered' ? 1 : 0) : undefined);
     }
+    gauge('lifeboat_rpo_target_seconds', 'The recovery point objective (RPO_TARGET), seconds', facts.rpo?.targetSeconds);
     gauge('lifeboat_latest_backups_failed_verification', 'Latest backups whose last verification failed', facts.verification.latestFailed.length);
   }
   return `${lines.join('\n')}\n`;

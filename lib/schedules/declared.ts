@@ -1,7 +1,7 @@
 /**
  * Schedules as code: the seed's crontab (MinIO snapshot 01:00, PostgreSQL daily 02:00, weekly
  * Sunday 03:00, monthly on the 1st 04:00, verification every 6 hours, monitoring hourly) plus what
- * Lifeboat adds (a daily base backup, WAL shipping every 5 minutes, daily retention pruning, MinIO
+ * Lifeboat adds (a daily base backup, WAL shipping every fifth of RPO_TARGET (10 s to 5 min; 1 min by default), daily retention pruning, MinIO
  * replication at REPLICATION_INTERVAL_SECONDS, a daily configuration file backup at 02:30, and a weekly
  * disaster-recovery drill on Wednesdays at 06:00, after the night's backups and pruning, early in a
  * staffed week so a failed drill is seen). Times are in SCHEDULE_TIME_ZONE; SCHEDULE_OVERRIDES
@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/load';
+import { shipIntervalSeconds } from '../wal/rpo';
 import type { ScheduleName } from './names';
 
 export const DEFAULT_SCHEDULE_PREFIX = 'lifeboat-';
@@ -34,16 +35,19 @@ const HOUR = 3600;
 
 export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREFIX): DeclaredSchedule[] {
   const base = { timeZone: config.schedules.timeZone, taskQueue: config.temporal.taskQueue };
+  // Shipping fast enough for the recovery point objective (see lib/wal/rpo.ts for the budget).
+  const shipEvery = shipIntervalSeconds(config.monitor.rpoTargetSeconds);
   const list: Omit<DeclaredSchedule, 'id' | 'timeZone' | 'taskQueue'>[] = [
     { name: 'minio-snapshot', description: 'MinIO bucket snapshots (seed: 1:00 AM)', cron: '0 1 * * *', workflowType: 'backupBuckets', args: [{}], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
     { name: 'postgres-daily', description: 'PostgreSQL daily backup (seed: 2:00 AM)', cron: '0 2 * * *', workflowType: 'backupDatabase', args: [{ tier: 'daily' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
     { name: 'postgres-weekly', description: 'PostgreSQL weekly backup (seed: Sundays 3:00 AM)', cron: '0 3 * * 0', workflowType: 'backupDatabase', args: [{ tier: 'weekly' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 24 * HOUR },
     { name: 'postgres-monthly', description: 'PostgreSQL monthly backup (seed: 1st of month 4:00 AM)', cron: '0 4 1 * *', workflowType: 'backupDatabase', args: [{ tier: 'monthly' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 48 * HOUR },
     { name: 'base-backup', description: 'Physical base backup for point-in-time recovery', cron: '30 0 * * *', workflowType: 'backupBase', args: [{}], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
-    { name: 'wal-ship', description: 'Ship archived WAL off-site', intervalSeconds: 300, workflowType: 'shipWal', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 300 },
+    { name: 'wal-ship', description: `Ship archived WAL off-site (every ${shipEvery} s: a fifth of RPO_TARGET)`, intervalSeconds: shipEvery, workflowType: 'shipWal', args: [{}], overlap: 'SKIP', catchupWindowSeconds: shipEvery },
     { name: 'verify', description: 'Verify the latest backups (seed: every 6 hours)', cron: '15 */6 * * *', workflowType: 'verifyBackups', args: [{ scope: 'latest' }], overlap: 'SKIP', catchupWindowSeconds: HOUR },
     { name: 'monitor', description: 'Backup monitoring and metrics (seed: hourly)', cron: '5 * * * *', workflowType: 'monitorBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 1800 },
     { name: 'prune', description: 'Retention pruning (7 daily, 4 weekly, 12 monthly, WAL 7 days local / 30 days remote)', cron: '0 5 * * *', workflowType: 'pruneBackups', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
+    { name: 'audit-export', description: 'Audit trail: the history of every run closed since the last export, encrypted, local and off-site, in the manifest chain', cron: '15 4 * * *', workflowType: 'exportAuditTrail', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
     { name: 'config-backup', description: 'Configuration files (CONFIG_BACKUP_PATHS): an archive, or an "unchanged" entry when nothing changed', cron: '30 2 * * *', workflowType: 'backupConfigFiles', args: [{}], overlap: 'SKIP', catchupWindowSeconds: 6 * HOUR },
     // The drill restores from the off-site store only, so it is declared only when there is one.
     {

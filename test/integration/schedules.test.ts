@@ -29,7 +29,8 @@ describe('lifeboat schedules apply', () => {
   it('declares the seed\'s crontab in the configured zone, with explicit overlap and catch-up', () => {
     const all = declaredSchedules(worker.config, prefix);
     const byName = Object.fromEntries(all.map((d) => [d.name, d]));
-    expect(byName['wal-ship']).toMatchObject({ intervalSeconds: 300, overlap: 'SKIP' });
+    // A fifth of RPO_TARGET (5 minutes by default): shipping fast enough for the recovery point objective.
+    expect(byName['wal-ship']).toMatchObject({ intervalSeconds: 60, overlap: 'SKIP' });
     expect(byName['minio-replicate']).toMatchObject({ intervalSeconds: 60, workflowType: 'replicateBuckets' });
     expect(byName['minio-snapshot']?.cron).toBe('0 1 * * *');
     expect(byName['postgres-daily']).toMatchObject({ cron: '0 2 * * *', args: [{ tier: 'daily' }], overlap: 'BUFFER_ONE', timeZone: 'UTC' });
@@ -39,6 +40,7 @@ describe('lifeboat schedules apply', () => {
     expect(byName.monitor).toMatchObject({ cron: '5 * * * *', overlap: 'SKIP' });
     expect(byName.prune?.workflowType).toBe('pruneBackups');
     expect(byName['dr-drill']).toMatchObject({ cron: '0 6 * * 3', workflowType: 'disasterRecovery', args: [{ mode: 'drill', autoApprove: true, declaredBy: `schedule ${prefix}dr-drill`, reason: 'weekly drill' }], overlap: 'SKIP' });
+    expect(byName['audit-export']).toMatchObject({ cron: '15 4 * * *', workflowType: 'exportAuditTrail', args: [{}], overlap: 'SKIP' });
     for (const d of all) expect(d.catchupWindowSeconds).toBeGreaterThan(0);
     const berlin = declaredSchedules(testConfig({ SCHEDULE_TIME_ZONE: 'Europe/Berlin', SCHEDULE_OVERRIDES: 'verify=0 */4 * * *' }), prefix);
     expect(berlin.find((d) => d.name === 'verify')).toMatchObject({ cron: '0 */4 * * *', timeZone: 'Europe/Berlin' });

@@ -184,6 +184,8 @@ async function main(): Promise<void> {
       await capture('backupConfigFiles', {});
       await capture('disasterRecovery', { mode: 'drill', autoApprove: true, incident: 'CAPTURE', declaredBy: 'capture-histories', reason: 'replay history' });
     }
+    // Last: the runs above are closed, so the export has histories to write.
+    if (wanted('exportAuditTrail')) await capture('exportAuditTrail', { settleSeconds: 0 });
     const missing = (Object.keys(workflows) as Runbook[]).filter((t) => wanted(t) && !readHistoryNames().includes(t));
     if (missing.length) throw new Error(`no history captured for: ${missing.join(', ')}`);
   } finally {
