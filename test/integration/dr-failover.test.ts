@@ -16,9 +16,8 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client as Temporal, Connection } from '@temporalio/client';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findLifeboatBin } from '../../lib/lifeboat-bin';
+import { findLifeboatBin, walArchiveCommand } from '../../lib/lifeboat-bin';
 import type { Config } from '../../lib/config/load';
 import { dnsProviderFromConfig } from '../../lib/dns/from-config';
 import type { DrReport } from '../../lib/dr/report';
@@ -30,20 +29,11 @@ import { stopCluster } from '../../lib/pitr/cluster';
 import { clusterOwner, recoveryPathsOf, runDirOf } from '../../lib/pitr/recovery-dir';
 import { pgToolPath } from '../../lib/postgres/tools';
 import { statusQuery, type RunbookStatus } from '../../workflows/step-tracker';
-import { stackEnvFile, testConfig, testLogger, uniqueQueues } from './helpers';
+import { sqlAt, stackEnvFile, testConfig, testLogger, uniqueQueues } from './helpers';
 import { expected, readBucket, sampleObjects, seedBucket, stores, dropBucket, testBucket } from './minio-helpers';
 
-const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
 
-async function sql<T>(target: { host: string; port: number }, config: Config, database: string, text: string): Promise<T[]> {
-  const client = new Client({ host: target.host, port: target.port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = sqlAt;
 
 describe('disasterRecovery failover after production is destroyed, with the worker SIGKILLed in steps 4 and 5', () => {
   const id = Math.random().toString(36).slice(2, 8);
@@ -86,7 +76,7 @@ describe('disasterRecovery failover after production is destroyed, with the work
     const pg = production.postgres!;
     await sql(pg, base, 'postgres', 'CREATE DATABASE app');
     await sql(pg, base, 'app', 'CREATE TABLE items (id serial PRIMARY KEY, phase text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-    const archiveCommand = `${q(process.execPath)} ${q(findLifeboatBin())} wal archive --archive-dir ${q(join(root, 'backups', 'wal-archive'))} %p %f`;
+    const archiveCommand = walArchiveCommand(join(root, 'backups', 'wal-archive'));
     await sql(pg, base, 'postgres', `ALTER SYSTEM SET archive_command = '${archiveCommand.replace(/'/g, "''")}'`);
     await sql(pg, base, 'postgres', 'SELECT pg_reload_conf()');
     // Its own off-site bucket on the stack's backup MinIO.

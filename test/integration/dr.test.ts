@@ -13,38 +13,21 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DrReport } from '../../lib/dr/report';
+import { switchWalAndWaitArchived } from '../../lib/postgres/switch-wal';
 import { processesUnder } from '../../lib/servers/processes';
 import { portOpen } from '../../lib/servers/processes';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import { statusQuery } from '../../workflows/step-tracker';
 import { type WorkflowFailedError } from '@temporalio/client';
-import { historyText, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { historyText, sqlAt, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
 import { dropBucket, sampleObjects, seedBucket, stores, testBucket } from './minio-helpers';
 import type { Config } from '../../lib/config/load';
 
-async function sql<T>(config: Config, database: string, text: string): Promise<T[]> {
-  const client = new Client({ host: config.db.host, port: config.db.port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(config: Config, database: string, text: string): Promise<T[]> => sqlAt<T>(config.db, config, database, text);
 
-async function switchAndArchive(config: Config): Promise<void> {
-  const seg = (await sql<{ seg: string }>(config, 'postgres', 'SELECT pg_walfile_name(pg_switch_wal()) AS seg'))[0]!.seg;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const [stat] = await sql<{ last: string | null }>(config, 'postgres', 'SELECT last_archived_wal AS last FROM pg_stat_archiver');
-    if (stat!.last && stat!.last.slice(0, 24) >= seg) return;
-    if (Date.now() > deadline) throw new Error(`segment ${seg} not archived within 90 s`);
-    await delay(200);
-  }
-}
+const switchAndArchive = (config: Config): Promise<unknown> => switchWalAndWaitArchived(config.db);
 
 function dig(config: Config, name: string): string {
   const server = config.dns.server!;

@@ -125,3 +125,14 @@ export async function dropS3Bucket(client: S3Client, bucket: string): Promise<vo
   for (const u of uploads.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
+
+/** Run one SQL statement against `database` on the server at `target`, with the configured role and password. */
+export async function sqlAt<T>(target: { host: string; port: number }, config: Config, database: string, text: string): Promise<T[]> {
+  const client = new PgClient({ host: target.host, port: target.port, user: config.db.user, password: config.db.password, database });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

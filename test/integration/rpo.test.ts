@@ -16,13 +16,12 @@
 import { readFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySchedules } from '../../client/schedules';
 import type { Config } from '../../lib/config/load';
 import { environmentProviderFor } from '../../lib/environment/providers';
 import type { EnvironmentProvider, ProvisionedEnvironment } from '../../lib/environment/provider';
-import { findLifeboatBin } from '../../lib/lifeboat-bin';
+import { walArchiveCommand } from '../../lib/lifeboat-bin';
 import { BucketStore } from '../../lib/minio/bucket-store';
 import { stopCluster } from '../../lib/pitr/cluster';
 import { clusterOwner, recoveryPathsOf, runDirOf } from '../../lib/pitr/recovery-dir';
@@ -36,21 +35,12 @@ import { recommendedArchiveTimeoutSeconds, shipIntervalSeconds, type RpoExposure
 import type { MonitorBackupsResult } from '../../workflows/monitor-backups';
 import type { RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
 import { freePort } from '../free-port';
-import { startTestWorker, testConfig, testLogger, type TestWorkerHandle } from './helpers';
+import { sqlAt, startTestWorker, testConfig, testLogger, type TestWorkerHandle } from './helpers';
 import { dropBucket, stores } from './minio-helpers';
 
-const q = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
-const archiveCommand = (dir: string): string => `${q(process.execPath)} ${q(findLifeboatBin())} wal archive --archive-dir ${q(dir)} %p %f`;
+const archiveCommand = walArchiveCommand;
 
-async function sql<T>(target: { host: string; port: number }, config: Config, database: string, text: string): Promise<T[]> {
-  const client = new Client({ host: target.host, port: target.port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = sqlAt;
 
 describe('RPO: exposure measured, alerted, and a lost primary recovered from the off-site store only', () => {
   const id = Math.random().toString(36).slice(2, 8);
