@@ -74,3 +74,24 @@ export async function applySchedules(client: Client, declared: readonly Declared
   for (const id of plan.delete) await client.schedule.getHandle(id).delete();
   return plan;
 }
+
+/**
+ * The audit trail needs closed histories to outlive the time between exports: warn when the
+ * namespace's retention is shorter than twice the export interval (the `audit-export` schedule runs
+ * daily). Pure, for tests. Undefined when retention is long enough or nothing exports.
+ */
+export function retentionWarning(retentionSeconds: number | undefined, declared: readonly DeclaredSchedule[], namespace: string): string | undefined {
+  const exporting = declared.find((d) => d.name === 'audit-export');
+  if (!exporting || retentionSeconds === undefined || retentionSeconds <= 0) return undefined;
+  const intervalSeconds = exporting.intervalSeconds ?? 24 * 3600;
+  if (retentionSeconds >= 2 * intervalSeconds) return undefined;
+  const hours = (s: number): string => `${Math.round((s / 3600) * 10) / 10} h`;
+  return `namespace ${namespace} keeps closed histories for ${hours(retentionSeconds)}, less than twice the audit export interval (${hours(intervalSeconds)}): a history can be deleted before it is exported; raise it, e.g. temporal operator namespace update --namespace ${namespace} --retention 30d`;
+}
+
+/** The namespace's workflow execution retention in seconds (undefined when the server does not say). */
+export async function namespaceRetentionSeconds(client: Client, namespace: string): Promise<number | undefined> {
+  const described = await client.workflowService.describeNamespace({ namespace });
+  const ttl = described.config?.workflowExecutionRetentionTtl;
+  return ttl?.seconds !== undefined && ttl.seconds !== null ? Number(ttl.seconds) : undefined;
+}

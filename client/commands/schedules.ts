@@ -6,7 +6,7 @@ import type { SchedulePlan } from '../../lib/schedules/plan';
 import type { CommandSpec } from '../command-table';
 import { withClient } from '../context';
 import { table } from '../format';
-import { applySchedules, ownedScheduleIds } from '../schedules';
+import { applySchedules, namespaceRetentionSeconds, ownedScheduleIds, retentionWarning } from '../schedules';
 
 export function describePlan(plan: SchedulePlan, dryRun = false): string {
   const verb = dryRun ? 'would ' : '';
@@ -38,8 +38,11 @@ export const scheduleCommands: CommandSpec[] = [
     options: [{ flags: '--dry-run', description: 'print the plan, change nothing' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
-        const plan = await applySchedules(client, declaredSchedules(config), DEFAULT_SCHEDULE_PREFIX, Boolean(opts.dryRun));
+        const declared = declaredSchedules(config);
+        const plan = await applySchedules(client, declared, DEFAULT_SCHEDULE_PREFIX, Boolean(opts.dryRun));
         process.stdout.write(describePlan(plan, Boolean(opts.dryRun)));
+        const warning = retentionWarning(await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined), declared, config.temporal.namespace);
+        if (warning) process.stderr.write(`warning: ${warning}\n`);
       });
     },
   },

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySchedules, ownedScheduleIds } from '../../client/schedules';
+import { applySchedules, namespaceRetentionSeconds, ownedScheduleIds, retentionWarning } from '../../client/schedules';
 import { declaredSchedules, type DeclaredSchedule } from '../../lib/schedules/declared';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
 import { startTestWorker, testConfig, type TestWorkerHandle } from './helpers';
@@ -73,6 +73,21 @@ describe('lifeboat schedules apply', () => {
     const dry = await applySchedules(client, changed, prefix, true);
     expect(dry.create.map((d) => d.id)).toEqual([`${prefix}prune`]);
     await expect(client.schedule.getHandle(`${prefix}prune`).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it('warns when the namespace keeps closed histories for less than twice the audit export interval', async () => {
+    const config = worker.config;
+    const declared = declaredSchedules(config, prefix);
+    // The rule, against a daily export.
+    expect(retentionWarning(24 * 3600, declared, 'ns')).toMatch(/^namespace ns keeps closed histories for 24 h, less than twice the audit export interval \(24 h\): .* --retention 30d$/);
+    expect(retentionWarning(48 * 3600, declared, 'ns')).toBeUndefined();
+    expect(retentionWarning(24 * 3600, declared.filter((d) => d.name !== 'audit-export'), 'ns')).toBeUndefined();
+    // The real server's answer for the test namespace, read the way `schedules apply` reads it.
+    const retention = await namespaceRetentionSeconds(worker.env.client, config.temporal.namespace);
+    expect(retention).toBeGreaterThan(0);
+    const warning = retentionWarning(retention, declared, config.temporal.namespace);
+    if (retention! < 48 * 3600) expect(warning).toContain(`namespace ${config.temporal.namespace} keeps closed histories for`);
+    else expect(warning).toBeUndefined();
   });
 
   it('a triggered schedule runs the backup workflow', async () => {
