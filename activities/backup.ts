@@ -87,7 +87,7 @@ export function createBackupActivities({ config, logger, stores, keys }: Pick<De
     if (!existsSync(path)) return undefined;
     const metadata = parseMetadata(readFileSync(path, 'utf8'));
     if (metadata && metadata.runId === input.runId) return metadata;
-    throw new ConflictingArtifact(`${key} already exists and belongs to another run (${metadata?.workflowId ?? 'unknown'})`, 'wait a second and start the backup again; names are unique per second');
+    throw new ConflictingArtifact(`${key} already exists and belongs to another run (${metadata?.workflowId ?? 'unknown'})`, 'other runs held the names of five consecutive seconds; start the backup again');
   };
 
   const fromMetadata = (m: ArtifactMetadata): ArtifactRecord => ({

@@ -138,7 +138,7 @@ export function createConfigFileActivities({ config, logger, stores, keys }: Pic
       const doneRecord = existsSync(local.pathOf(recordKey)) ? parseConfigUnchanged(readFileSync(local.pathOf(recordKey), 'utf8')) : undefined;
       for (const owner of [done, doneRecord]) {
         if (!owner) continue;
-        if (owner.runId !== input.runId) throw new ConflictingArtifact(`${owner.key} already exists and belongs to another run (${owner.workflowId ?? 'unknown'})`, 'start the backup again; names are unique per second');
+        if (owner.runId !== input.runId) throw new ConflictingArtifact(`${owner.key} already exists and belongs to another run (${owner.workflowId ?? 'unknown'})`, 'other runs held the names of five consecutive seconds; start the backup again');
         return owner.kind === 'config' ? summaryOfArchive(owner, true) : summaryOfUnchanged(owner, localArchiveMetadata((owner as ConfigUnchangedRecord).sameAs), true);
       }
       const ctx = Context.current();

@@ -17,8 +17,9 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { readBaseBackups, scanStore } from '../lib/catalog/catalog';
-import { CONFIG_PREFIX, DR_REPORTS_DIR } from '../lib/catalog/layout';
-import { parseMetadata, type ArtifactMetadata, type LogicalMetadata } from '../lib/catalog/metadata';
+import { listConfigBackups, resolveConfigBackup } from '../lib/catalog/config';
+import { DR_REPORTS_DIR } from '../lib/catalog/layout';
+import { parseMetadata, type ArtifactMetadata, type ConfigMetadata, type LogicalMetadata } from '../lib/catalog/metadata';
 import { metadataKey } from '../lib/catalog/names';
 import { readRemoteSnapshotMetadata, remoteSnapshotStore } from '../lib/catalog/snapshots';
 import { listArchivedWal } from '../lib/catalog/wal';
@@ -62,14 +63,10 @@ async function newestLogicalDump(remote: Store, database: string): Promise<Logic
   return dumps[0];
 }
 
-async function newestConfigBackup(remote: Store): Promise<ArtifactMetadata | undefined> {
-  let newest: ArtifactMetadata | undefined;
-  for await (const info of remote.list(CONFIG_PREFIX)) {
-    if (!info.key.endsWith('.metadata.json')) continue;
-    const metadata = parseMetadata((await getBuffer(remote, info.key)).toString('utf8'));
-    if (metadata && metadata.kind === 'config' && (!newest || metadata.finishedAt > newest.finishedAt)) newest = metadata;
-  }
-  return newest;
+/** The archive of the newest configuration backup off-site (an unchanged record stands for the archive it names). */
+async function newestConfigBackup(remote: Store): Promise<ConfigMetadata | undefined> {
+  const entries = await listConfigBackups(undefined, remote);
+  return entries.length > 0 ? resolveConfigBackup(entries, undefined).archive.metadata : undefined;
 }
 
 async function withPg<T>(deps: Pick<Deps, 'config'>, target: { host: string; port: number }, database: string, fn: (c: Client) => Promise<T>): Promise<T> {

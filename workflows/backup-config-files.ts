@@ -10,8 +10,7 @@
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ConfigBackupSummary } from '../activities/config-files';
-import { formatStamp } from '../lib/catalog/names';
-import { invalidInput } from './failures';
+import { invalidInput, withFreshStamp } from './failures';
 import { QUICK, STREAMING, UPLOAD } from './options';
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
@@ -31,7 +30,6 @@ export async function backupConfigFiles(input: BackupConfigFilesInput = {}): Pro
     throw invalidInput('input: backupConfigFiles takes {} (the paths are CONFIG_BACKUP_PATHS of the worker)');
   }
   const { workflowId, runId } = workflowInfo();
-  const stamp = formatStamp(new Date());
 
   // 1. Which host owns the files and BACKUP_ROOT.
   const target = await planning.describeConfigBackup();
@@ -40,7 +38,7 @@ export async function backupConfigFiles(input: BackupConfigFilesInput = {}): Pro
 
   // 2. The files, archived and proven, the metadata (manifest, warnings) last; or "unchanged".
   setCurrentDetails(`**archive** ${target.paths.length} configured path(s)`);
-  const archived = await host.archiveConfigFiles({ stamp, workflowId, runId });
+  const { stamp, result: archived } = await withFreshStamp((stamp) => host.archiveConfigFiles({ stamp, workflowId, runId }));
 
   // 3. The off-site copy: the archive with the backups' own upload (metadata object last), or the record.
   let remote: BackupConfigFilesResult['remote'];

@@ -4,9 +4,9 @@
  * every credential come from the worker's configuration.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import { invalidInput } from './failures';
+import { invalidInput, withFreshStamp } from './failures';
 import type { Activities } from '../activities';
-import { formatStamp, isTier, type Tier } from '../lib/catalog/names';
+import { isTier, type Tier } from '../lib/catalog/names';
 import { LOCAL, QUICK, STREAMING, UPLOAD } from './options';
 
 export interface BackupDatabaseInput {
@@ -36,8 +36,6 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Backup
     throw invalidInput(`format: must be plain or custom (got ${JSON.stringify(input.format)})`);
   }
   const { workflowId, runId } = workflowInfo();
-  const stamp = formatStamp(new Date());
-  const run = { stamp, workflowId, runId, tier: input.tier };
 
   // 1. What to back up, and which host owns BACKUP_ROOT (from the worker's config; no secrets).
   const target = await planning.describeBackupTarget();
@@ -45,8 +43,10 @@ export async function backupDatabase(input: BackupDatabaseInput): Promise<Backup
   const hostLocal = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
   const upload = proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue));
 
-  // 2. Roles and tablespaces (pg_dumpall --globals-only), recorded.
-  const globals = await host.dumpGlobals(run);
+  // 2. Roles and tablespaces (pg_dumpall --globals-only), recorded. Its name takes this second's
+  //    stamp, or the next free one when another run holds it.
+  const { stamp, result: globals } = await withFreshStamp((stamp) => host.dumpGlobals({ stamp, workflowId, runId, tier: input.tier }));
+  const run = { stamp, workflowId, runId, tier: input.tier };
   await hostLocal.recordBackup({ record: globals, workflowId, runId });
 
   // 3. The database, on one snapshot with exact row counts; recorded last: now it is a backup.

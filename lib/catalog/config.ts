@@ -52,12 +52,12 @@ export async function scanUnchanged(store: Store): Promise<ConfigUnchangedRecord
   return out;
 }
 
-/** Archives (with metadata) and unchanged records of the local and remote stores, newest first. */
-export async function listConfigBackups(local: Store, remote: Store | undefined): Promise<ConfigBackupEntry[]> {
+/** Archives (with metadata) and unchanged records of the local and remote stores, newest first (either store may be left out). */
+export async function listConfigBackups(local: Store | undefined, remote: Store | undefined): Promise<ConfigBackupEntry[]> {
   const [localCopies, remoteCopies, localUnchanged, remoteUnchanged] = await Promise.all([
-    scanStore(local, [CONFIG_PREFIX]),
+    local ? scanStore(local, [CONFIG_PREFIX]) : Promise.resolve([]),
     remote ? scanStore(remote, [CONFIG_PREFIX]) : Promise.resolve([]),
-    scanUnchanged(local),
+    local ? scanUnchanged(local) : Promise.resolve([]),
     remote ? scanUnchanged(remote) : Promise.resolve([]),
   ]);
   const archives = mergeCopies(localCopies, remoteCopies).filter((e): e is CatalogEntry & { metadata: ConfigMetadata } => e.metadata.kind === 'config');

@@ -17,7 +17,8 @@ import { buildSync } from 'esbuild';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unchangedConfigRows } from '../../client/commands/backup';
-import { listConfigBackups, parseConfigUnchanged } from '../../lib/catalog/config';
+import { listConfigBackups, parseConfigUnchanged, resolveConfigBackup } from '../../lib/catalog/config';
+import { formatStamp } from '../../lib/catalog/names';
 import { parseMetadata, type ConfigMetadata } from '../../lib/catalog/metadata';
 import { FsStore } from '../../lib/storage/fs-store';
 import { S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
@@ -206,6 +207,38 @@ describe('configuration file backups', () => {
     const third = await run<BackupConfigFilesResult>('backupConfigFiles', {});
     expect(third.outcome).toBe('archived');
     expect(third.key).not.toBe(first.key);
+  });
+
+  it('takes the next free second when other runs hold the names of this one, instead of failing', async () => {
+    // Other runs' "unchanged" records for this second and the next three (a scheduled run and
+    // manual ones in a burst): the backup waits on a workflow timer and takes the first free name.
+    const template = JSON.parse(readFileSync(join(worker.config.backupRoot, 'config', readdirSync(join(worker.config.backupRoot, 'config')).find((f) => f.endsWith('.unchanged.json'))!), 'utf8')) as Record<string, unknown>;
+    const newest = resolveConfigBackup(await listConfigBackups(new FsStore(worker.config.backupRoot), undefined), undefined).archive;
+    const now = Date.now();
+    const held = [0, 1, 2, 3].map((s) => formatStamp(new Date(now + s * 1000)));
+    const heldPaths = held.map((stamp) => {
+      const path = join(worker.config.backupRoot, 'config', `config_${stamp}.unchanged.json`);
+      const record = { ...template, key: `config/config_${stamp}.unchanged.json`, stamp, sameAs: newest.key, manifestSha256: newest.metadata.manifestSha256, workflowId: 'another-run', runId: 'another-run-id' };
+      writeFileSync(path, JSON.stringify(record));
+      return path;
+    });
+    try {
+      const workflowId = `test-backupConfigFiles-burst-${randomUUID().slice(0, 8)}`;
+      ids.push(workflowId);
+      const handle = await worker.env.client.workflow.start('backupConfigFiles', { taskQueue: worker.taskQueue, workflowId, args: [{}] });
+      const result = (await handle.result()) as BackupConfigFilesResult;
+      expect(result.outcome).toBe('unchanged');
+      expect(held).not.toContain(result.stamp);
+      expect(result.stamp > held[0]!).toBe(true);
+      // The other runs' records are untouched, and the wait was a timer in the history.
+      for (const path of heldPaths) expect(JSON.parse(readFileSync(path, 'utf8')).runId).toBe('another-run-id');
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.timerStartedEventAttributes).length).toBeGreaterThanOrEqual(1);
+      rmSync(join(worker.config.backupRoot, result.key));
+      if (result.remote) await remote.delete(result.remote.key);
+    } finally {
+      for (const path of heldPaths) rmSync(path, { force: true });
+    }
   });
 
   it('verify --all covers configuration archives', async () => {
