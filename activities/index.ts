@@ -16,6 +16,7 @@ import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
 import { createRetentionActivities } from './retention';
+import { createStatusActivities } from './status';
 import { createVerifyActivities } from './verify';
 import { createWalActivities } from './wal';
 
@@ -37,6 +38,7 @@ export function createActivities(deps: Deps) {
       ...createConfigFileActivities(deps),
       ...createDrActivities(deps),
       ...createAuditActivities(deps),
+      ...createStatusActivities(deps),
     },
     deps.config.secretValues,
     deps.config.backupRoot,

@@ -8,6 +8,7 @@ import { hostname, userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_ENV_FILE, loadConfig, type Config } from '../lib/config/load';
 import { temporalConnectionOptions } from '../lib/config/temporal';
+import { lifeboatDataConverter } from '../lib/codec/data-converter';
 import { createLogger, type Logger } from '../lib/logger';
 import { stackPaths } from './stack/stack';
 import { stackSettings } from './stack/settings';
@@ -45,7 +46,8 @@ export function cliIdentity(): string {
 
 export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.temporal.namespace, identity: cliIdentity() });
+  // With LIFEBOAT_PAYLOAD_KEY set, inputs, results, update arguments and failures are encrypted here.
+  return new Client({ connection, namespace: config.temporal.namespace, identity: cliIdentity(), dataConverter: lifeboatDataConverter(config) });
 }
 
 /** Run `fn` with validated config and a connected client; the connection is always closed. */

@@ -1,7 +1,10 @@
 /**
  * The `lifeboat` CLI entry point: builds a commander program from the command table, validates
  * flags before any connection, and maps every failure to an exit code (exit-codes.ts) with a
- * lower-case message and a `hint:` line on stderr.
+ * lower-case message and a `hint:` line on stderr. `main` resolves only once stdout and stderr
+ * have handed everything to the OS, so whoever calls `process.exit` with its code (bin/lifeboat.js,
+ * the block at the end) never cuts output short: a pipe takes 64 KB at a time, and writes to it are
+ * asynchronous.
  */
 import { Command, CommanderError } from 'commander';
 import { LIFEBOAT_VERSION } from '../lib/version';
@@ -17,11 +20,12 @@ import { maintenanceCommands } from './commands/maintenance';
 import { restoreCommands } from './commands/restore';
 import { scheduleCommands } from './commands/schedules';
 import { stackCommands } from './commands/stack';
+import { statusCommands } from './commands/status';
 import { startCommands } from './commands/start';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands, ...auditCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands, ...auditCommands, ...statusCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')
@@ -61,7 +65,28 @@ export function buildProgram(commands: CommandSpec[], setExit: (code: number) =>
   return program;
 }
 
+/** Resolves once everything written so far to `stream` is with the OS (or the reader is gone). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    // Writes complete in order: the callback of an empty write runs after all earlier ones.
+    stream.write('', () => resolve());
+  });
+}
+
+/** Wait until stdout and stderr are drained; then `process.exit` loses nothing. */
+export async function flushOutput(): Promise<void> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+}
+
+/** Run one command line; resolves with its exit code once its output is drained. */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  const code = await runCommandLine(argv);
+  await flushOutput();
+  return code;
+}
+
+async function runCommandLine(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = buildProgram(COMMANDS, (code) => (exitCode = code));
   try {
@@ -78,10 +103,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that went away (`lifeboat backups list | head`) is not an error of the command.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
   main().then(
     (code) => process.exit(code),
-    (error: unknown) => {
+    async (error: unknown) => {
       process.stderr.write(`lifeboat: ${describeError(error)}\n`);
+      await flushOutput();
       process.exit(exitCodeFor(error));
     },
   );

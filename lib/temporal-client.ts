@@ -7,6 +7,12 @@ import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from './config/load';
 import { temporalConnectionOptions } from './config/temporal';
+import { lifeboatDataConverter } from './codec/data-converter';
+
+/** `lifeboat-worker@<host>`: the identity Temporal records on every task a worker completes and every call it makes (audit trail). */
+export function workerIdentity(): string {
+  return `lifeboat-worker@${hostname()}`;
+}
 
 export interface TemporalAccess {
   client(): Promise<Client>;
@@ -19,7 +25,7 @@ export function lazyTemporalClient(config: Config): TemporalAccess {
     async client() {
       connecting ??= Connection.connect(temporalConnectionOptions(config)).then((connection) => ({
         connection,
-        client: new Client({ connection, namespace: config.temporal.namespace, identity: `lifeboat-worker@${hostname()}` }),
+        client: new Client({ connection, namespace: config.temporal.namespace, identity: workerIdentity(), dataConverter: lifeboatDataConverter(config) }),
       }));
       connecting.catch(() => (connecting = undefined));
       return (await connecting).client;

@@ -55,7 +55,10 @@ if (mode === 'start') {
 } else if (mode === 'test') {
   step('lint (eslint)', process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.']);
   step('typecheck (tsc --noEmit)', process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit']);
-  step('tools (temporal, minio, postgresql-15, gpg, zstd, bind9, bind9-dnsutils)', process.execPath, [cli, 'tools', 'ensure']);
+  // --production: also the real Temporal server of test/integration/production-topology.test.ts
+  // (a ~10 min build on 2 cores, once; cached outside the clone). --browser: Debian's chromium for
+  // the tests that open the Temporal UI. `npm start` needs neither.
+  step('tools (temporal, minio, postgresql-15, gpg, zstd, bind9, bind9-dnsutils, chromium, temporal server 1.29.1)', process.execPath, [cli, 'tools', 'ensure', '--production', '--browser']);
   const report = path.join(root, '.vitest-report.json');
   fs.rmSync(report, { force: true });
   step('tests (vitest: unit + integration)', process.execPath, [

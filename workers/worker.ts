@@ -11,12 +11,16 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type Activities } from '../activities';
 import type { Config } from '../lib/config/load';
 import { temporalConnectionOptions } from '../lib/config/temporal';
+import { lifeboatDataConverter } from '../lib/codec/data-converter';
 import { buildDeps, type Deps } from '../lib/deps';
 import type { Logger } from '../lib/logger';
+import { workerIdentity } from '../lib/temporal-client';
 
 export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows');
 /** Pre-built by scripts/bundle-workflows.js after tsc (dist/workflow-bundle.js). */
 export const WORKFLOW_BUNDLE_PATH = join(__dirname, '..', 'workflow-bundle.js');
+/** The same with the failure converter of payload encryption built in (scripts/bundle-workflows.js). */
+export const WORKFLOW_CODEC_BUNDLE_PATH = join(__dirname, '..', 'workflow-bundle-codec.js');
 
 export interface LifeboatWorkerOptions {
   config: Config;
@@ -58,9 +62,16 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
   const activities = { ...createActivities(deps), ...options.activityOverrides };
   // Heartbeat details are checkpoints (e.g. uploaded parts): send them at least every 3 s rather
   // than the SDK's default of 80% of the heartbeat timeout, so a retry resumes from recent progress.
+  // Payload encryption (LIFEBOAT_PAYLOAD_KEY): the codec, and failure messages encoded. The failure
+  // converter lives inside the workflow bundle: the pre-built codec bundle, else workflows/ bundled
+  // at start with the converter, unless a test hands in its own bundle.
+  const dataConverter = lifeboatDataConverter(config);
+  const prebuilt = dataConverter ? WORKFLOW_CODEC_BUNDLE_PATH : WORKFLOW_BUNDLE_PATH;
   const common = {
     connection,
+    ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,
+    identity: workerIdentity(),
     activities,
     shutdownGraceTime: '10 seconds' as const,
     maxConcurrentActivityTaskExecutions: 8,
@@ -71,13 +82,13 @@ export async function createWorkers(options: LifeboatWorkerOptions): Promise<Lif
     taskQueue,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : existsSync(WORKFLOW_BUNDLE_PATH)
-        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } }
+      : existsSync(prebuilt)
+        ? { workflowBundle: { codePath: prebuilt } }
         : { workflowsPath: WORKFLOWS_PATH }),
   });
   const pinned = await Worker.create({ ...common, taskQueue: hostTaskQueue });
   const workers = [general, pinned];
-  logger.info({ taskQueue, hostTaskQueue, namespace: config.temporal.namespace }, 'workers ready');
+  logger.info({ taskQueue, hostTaskQueue, namespace: config.temporal.namespace, payloadEncryption: dataConverter !== undefined }, 'workers ready');
   return {
     workers,
     connection,

@@ -17,3 +17,4 @@ export { disasterRecovery } from './disaster-recovery';
 export { backupConfigFiles } from './backup-config-files';
 export { restoreConfigFiles } from './restore-config-files';
 export { exportAuditTrail } from './export-audit-trail';
+export { reportStatus } from './report-status';

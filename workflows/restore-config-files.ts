@@ -50,7 +50,8 @@ export interface ConfigRestoreState {
 }
 
 export const configRestoreQuery = defineQuery<ConfigRestoreState>('configRestore');
-export const approveInPlaceUpdate = defineUpdate<string, [{ confirm: string }]>('approveInPlace');
+/** `confirm` names the backup; `approvedBy` (optional) names the approver, recorded in the history beside the caller's identity. */
+export const approveInPlaceUpdate = defineUpdate<string, [{ confirm: string; approvedBy?: string }]>('approveInPlace');
 
 const planning = proxyActivities<Activities>(QUICK);
 

@@ -69,7 +69,8 @@ export interface RestoreDatabaseResult {
 }
 
 export const progressQuery = defineQuery<RestoreState>('progress');
-export const approveReplaceUpdate = defineUpdate<string, [{ confirm: string }]>('approveReplace');
+/** `confirm` names production; `approvedBy` (optional) names the approver, recorded in the history beside the caller's identity. */
+export const approveReplaceUpdate = defineUpdate<string, [{ confirm: string; approvedBy?: string }]>('approveReplace');
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const planning = proxyActivities<Activities>(QUICK);

@@ -21,7 +21,8 @@ import { backupDatabase, type BackupDatabaseResult } from '../../workflows/backu
 import { shipWal } from '../../workflows/ship-wal';
 import type { CommandSpec } from '../command-table';
 import { loadCliContext, withClient } from '../context';
-import { formatAge, formatBytes, table } from '../format';
+import { backupDurationSeconds, formatAge, formatBytes, formatDuration, printJson, startedJson, table } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
 import { runWalCli } from '../wal-cli';
 
@@ -60,7 +61,7 @@ function uiLink(config: Config, workflowId: string): string {
 }
 
 export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = Date.now()): string[][] {
-  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'DURATION', 'SIZE', 'LOCAL', 'REMOTE', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
   const ago = (at: string): string => `${formatAge((now - Date.parse(at)) / 1000)} ago`;
   for (const e of entries) {
     const m = e.metadata;
@@ -70,6 +71,7 @@ export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = D
       'tier' in m ? m.tier : '-',
       m.finishedAt.slice(0, 19).replace('T', ' '),
       formatAge((now - Date.parse(m.finishedAt)) / 1000),
+      formatDuration(backupDurationSeconds(m)),
       formatBytes(m.bytes),
       e.local ? (e.local.size === m.bytes ? 'yes' : 'BAD SIZE') : '-',
       e.remote ? (e.remote.size === m.bytes ? 'yes' : e.remote.size === undefined ? 'NO DATA' : 'BAD SIZE') : '-',
@@ -85,7 +87,7 @@ export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = D
 export function unchangedConfigRows(entries: ConfigBackupEntry[], now = Date.now()): string[][] {
   return entries.flatMap((e) =>
     e.kind === 'unchanged'
-      ? [['config', '-', e.finishedAt.slice(0, 19).replace('T', ' '), formatAge((now - Date.parse(e.finishedAt)) / 1000), 'unchanged', e.local ? 'yes' : '-', e.remote ? 'yes' : '-', '-', '-', `${e.key} (= ${e.record.sameAs})`]]
+      ? [['config', '-', e.finishedAt.slice(0, 19).replace('T', ' '), formatAge((now - Date.parse(e.finishedAt)) / 1000), formatDuration(backupDurationSeconds(e.record)), 'unchanged', e.local ? 'yes' : '-', e.remote ? 'yes' : '-', '-', '-', `${e.key} (= ${e.record.sameAs})`]]
       : [],
   );
 }
@@ -98,33 +100,40 @@ export const backupCommands: CommandSpec[] = [
     options: [
       { flags: '--wait', description: 'wait for the workflow and print its result' },
       { flags: '--format <format>', description: 'pg_dump format: plain (default from DUMP_FORMAT) or custom' },
+      { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' },
     ],
     async run([tier], opts) {
       if (!isTier(tier)) throw new InputInvalid('tier', `must be one of ${TIERS.join(', ')} (got "${tier}")`, 'run: lifeboat backup postgres daily');
       const format = opts.format as string | undefined;
       if (format !== undefined && format !== 'plain' && format !== 'custom') throw new InputInvalid('--format', `must be plain or custom (got "${format}")`);
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startBackupDatabase(client, config, tier, { format });
-        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
-        if (opts.wait) process.stdout.write(`done: ${describeDatabaseBackup(await handle.result())}\n`);
+        (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`done: ${describeDatabaseBackup(result)}\n`);
       });
     },
   },
   {
     name: 'backup base',
     summary: 'start a physical base backup (pg_basebackup), the base of point-in-time recovery',
-    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }],
+    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }, { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startBackupBase(client, config);
-        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
-        if (opts.wait) process.stdout.write(`done: ${describeBaseBackup(await handle.result())}\n`);
+        (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`done: ${describeBaseBackup(result)}\n`);
       });
     },
   },
   {
     name: 'backups list',
-    summary: 'list backups (dumps, globals, base backups, configuration files, with metadata): local and remote copies, each copy\'s last verification; then the last DR drill\'s RTO',
+    summary: 'list backups (dumps, globals, base backups, configuration files, with metadata): duration, local and remote copies, each copy\'s last verification; then the last DR drill\'s RTO',
     options: [{ flags: '--json', description: 'machine-readable output' }, { flags: '--local', description: 'do not list the remote copies' }],
     async run(_args, opts) {
       const { config } = loadCliContext();
@@ -134,9 +143,9 @@ export const backupCommands: CommandSpec[] = [
       // Configuration backups that found nothing changed: a record naming the archive with their files.
       const unchanged = (await listConfigBackups(stores.local, remote)).filter((e) => e.kind === 'unchanged');
       if (opts.json) {
-        const withVerification = entries.map((e) => ({ ...e, verification: readVerification(config.backupRoot, e.key) ?? null }));
-        const records = unchanged.map((e) => ({ key: e.key, metadata: e.record, local: e.local, remote: e.remote }));
-        process.stdout.write(`${JSON.stringify([...withVerification, ...records], null, 2)}\n`);
+        const withVerification = entries.map((e) => ({ ...e, durationSeconds: backupDurationSeconds(e.metadata) ?? null, verification: readVerification(config.backupRoot, e.key) ?? null }));
+        const records = unchanged.map((e) => ({ key: e.key, metadata: e.record, durationSeconds: backupDurationSeconds(e.record) ?? null, local: e.local, remote: e.remote }));
+        printJson([...withVerification, ...records]);
       } else if (entries.length === 0 && unchanged.length === 0) {
         process.stdout.write(`no backups in ${config.backupRoot}${remote ? ` or ${remote.location}` : ''}\n`);
       } else {
@@ -167,15 +176,15 @@ export const backupCommands: CommandSpec[] = [
   {
     name: 'wal ship',
     summary: 'ship archived WAL to S3 now (the shipWal workflow)',
-    options: [{ flags: '--wait', description: 'wait and print the backlog after shipping' }],
+    options: [{ flags: '--wait', description: 'wait and print the backlog after shipping' }, { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await client.workflow.start(shipWal, { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}] });
-        process.stdout.write(`started ${uiLink(config, handle.workflowId)}\n`);
-        if (opts.wait) {
-          const result = await handle.result();
-          process.stdout.write(`shipped ${result.shipped.length} WAL files; ${result.backlog.pendingCount} still pending\n`);
-        }
+        (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`shipped ${result.shipped.length} WAL files; ${result.backlog.pendingCount} still pending\n`);
       });
     },
   },
@@ -191,7 +200,7 @@ export const backupCommands: CommandSpec[] = [
       const backlog = await walBacklog(archiveDir, remote);
       const rpo = await readRpoExposure(archiveDir, remote, config.monitor.rpoTargetSeconds, await currentWalLsn(config.db));
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ...backlog, rpo }, null, 2)}\n`);
+        printJson({ ...backlog, rpo });
       } else {
         const state = exposureSeverity(rpo);
         const exposure = rpo.exposureSeconds === undefined ? 'unknown (no WAL archived yet)' : `${rpo.exposureSeconds} s${rpo.basis === 'caught-up' ? ' (everything written is off-site)' : rpo.newestShipped ? ` (newest off-site ${rpo.newestShipped}, archived ${rpo.newestShippedArchivedAt})` : ' (nothing shipped yet)'}`;

@@ -11,7 +11,8 @@ import { backupConfigFiles, type BackupConfigFilesResult } from '../../workflows
 import { approveInPlaceUpdate, configRestoreQuery, restoreConfigFiles, type RestoreConfigFilesInput, type RestoreConfigFilesResult } from '../../workflows/restore-config-files';
 import type { CommandSpec } from '../command-table';
 import { withClient } from '../context';
-import { formatBytes } from '../format';
+import { formatBytes, printJson, startedJson } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
 import { parseSourceOption } from './restore';
 
@@ -68,12 +69,15 @@ export const configFileCommands: CommandSpec[] = [
   {
     name: 'backup config',
     summary: 'back up the configuration files of CONFIG_BACKUP_PATHS (an archive, or "unchanged" when nothing changed)',
-    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }],
+    options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }, { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startBackupConfigFiles(client, config);
-        process.stdout.write(`started workflow ${handle.workflowId}\n`);
-        if (opts.wait) process.stdout.write(`done: ${describeConfigBackup(await handle.result())}\n`);
+        (opts.json ? process.stderr : process.stdout).write(`started workflow ${handle.workflowId}\n`);
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`done: ${describeConfigBackup(result)}\n`);
       });
     },
   },
@@ -88,10 +92,12 @@ export const configFileCommands: CommandSpec[] = [
       { flags: '--confirm <file>', description: 'with --in-place: approve it, naming the backup file (config_<stamp>.tar.zst.gpg)' },
       { flags: '--source <copy>', description: 'copy to read: local, remote (off-site only) or auto (default)' },
       { flags: '--no-wait', description: 'start the workflow and return' },
+      { flags: '--json', description: 'print {workflowId, runId, result} as JSON' },
     ],
     async run([backup], opts) {
       const input = restoreConfigInput(backup, opts);
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await client.workflow.start(restoreConfigFiles, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `restore-config-${input.diff ? 'diff' : input.inPlace ? 'in-place' : 'new'}-${stampNow()}-${Math.random().toString(36).slice(2, 6)}`,
@@ -99,7 +105,10 @@ export const configFileCommands: CommandSpec[] = [
           typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'config-restore', ...(backup ? { LifeboatBackupId: backup } : {}) }),
         });
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
-        if (opts.wait === false) return;
+        if (opts.wait === false) {
+          if (opts.json) printJson(startedJson(handle));
+          return;
+        }
         if (input.inPlace) {
           // Wait for the comparison, show it, then approve (with --confirm) or say how to.
           for (;;) {
@@ -118,8 +127,9 @@ export const configFileCommands: CommandSpec[] = [
             await new Promise((r) => setTimeout(r, 500));
           }
         }
-        const result = await handle.result();
-        process.stdout.write(describeConfigRestore(result));
+        const result = await awaitResult(handle);
+        if (opts.json) printJson(startedJson(handle, result));
+        else process.stdout.write(describeConfigRestore(result));
       });
     },
   },

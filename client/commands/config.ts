@@ -6,6 +6,7 @@ import { loadConfig, readRawEnv } from '../../lib/config/load';
 import { SETTINGS } from '../../lib/config/schema';
 import { resolveEnvFile } from '../context';
 import type { CommandSpec } from '../command-table';
+import { printJson } from '../format';
 
 export const CONFIG_DOC_PATH = join(__dirname, '..', '..', '..', 'docs', 'configuration.md');
 
@@ -13,16 +14,25 @@ export const configCommands: CommandSpec[] = [
   {
     name: 'config check',
     summary: 'validate the configuration and print it with secrets masked (exit 2 when invalid)',
-    options: [{ flags: '--env-file <path>', description: 'env file to read (default: LIFEBOAT_ENV_FILE or /etc/default/corporate-intel-backup)' }],
+    options: [
+      { flags: '--env-file <path>', description: 'env file to read (default: LIFEBOAT_ENV_FILE or /etc/default/corporate-intel-backup)' },
+      { flags: '--json', description: 'print {valid, envFile, settings} as JSON (secrets masked; an invalid configuration still exits 2 with the problems on stderr)' },
+    ],
     async run(_args, opts) {
       const envFile = (opts.envFile as string | undefined) ?? resolveEnvFile();
       loadConfig({ envFile: envFile ?? '/dev/null' });
       const { raw } = readRawEnv({ envFile: envFile ?? '/dev/null' });
-      process.stdout.write(`configuration is valid${envFile ? ` (${envFile} + environment)` : ' (environment only)'}\n`);
+      const settings: Record<string, string> = {};
       for (const s of SETTINGS) {
         const value = raw[s.env];
-        if (value !== undefined && value !== '') process.stdout.write(`  ${s.env}=${'secret' in s && s.secret ? '***' : value}\n`);
+        if (value !== undefined && value !== '') settings[s.env] = 'secret' in s && s.secret ? '***' : value;
       }
+      if (opts.json) {
+        printJson({ valid: true, envFile: envFile ?? null, settings });
+        return;
+      }
+      process.stdout.write(`configuration is valid${envFile ? ` (${envFile} + environment)` : ' (environment only)'}\n`);
+      for (const [name, value] of Object.entries(settings)) process.stdout.write(`  ${name}=${value}\n`);
     },
   },
   {

@@ -1,17 +1,32 @@
-/** `lifeboat health`: run the health workflow and print what each server reported. */
+/**
+ * `lifeboat health`: run the health workflow and print what each server reported. It refuses at
+ * once (exit 3) when no worker polls the general or this host's task queue, instead of waiting.
+ */
 import { health, type HealthReport } from '../../workflows/health';
 import { connectClient, loadCliContext } from '../context';
 import type { CommandSpec } from '../command-table';
+import { printJson } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config/load';
+import { declaredSchedules } from '../../lib/schedules/declared';
+import { namespaceRetentionSeconds, retentionWarning } from '../schedules';
 
-export async function runHealthWorkflow(client: Client, config: Config, taskQueue = config.temporal.taskQueue, hostTaskQueue = config.temporal.hostTaskQueue): Promise<HealthReport> {
-  return client.workflow.execute(health, {
+/** The audit trail's retention check (issue 13): a warning line, or undefined when retention is long enough or unknown. */
+async function auditRetentionWarning(client: Client, config: Config): Promise<string | undefined> {
+  const seconds = await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined);
+  return retentionWarning(seconds, declaredSchedules(config), config.temporal.namespace);
+}
+
+export async function runHealthWorkflow(client: Client, config: Config, taskQueue = config.temporal.taskQueue, hostTaskQueue = config.temporal.hostTaskQueue, out?: NodeJS.WritableStream): Promise<HealthReport> {
+  const handle = await client.workflow.start(health, {
     taskQueue,
     workflowId: `health-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [{ hostTaskQueue }],
     workflowExecutionTimeout: '5 minutes',
   });
+  // Without `out` (the main job), wait quietly; the CLI reports retries on stderr.
+  return out ? awaitResult(handle, out) : handle.result();
 }
 
 export function formatHealth(report: HealthReport): string {
@@ -37,8 +52,12 @@ export const healthCommands: CommandSpec[] = [
       const { config } = loadCliContext();
       const client = await connectClient(config);
       try {
-        const report = await runHealthWorkflow(client, config);
-        process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatHealth(report));
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.hostTaskQueue]);
+        const report = await runHealthWorkflow(client, config, undefined, undefined, process.stderr);
+        if (opts.json) printJson(report);
+        else process.stdout.write(formatHealth(report));
+        const warning = await auditRetentionWarning(client, config);
+        if (warning) process.stderr.write(`warning: ${warning}\n`);
       } finally {
         await client.connection.close();
       }

@@ -5,7 +5,8 @@ import { pruneBackups } from '../../workflows/prune-backups';
 import type { PartialsSweep, PruneResult } from '../../activities/retention';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
-import { formatBytes } from '../format';
+import { formatBytes, printJson } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
 
 function describePrune(r: PruneResult): string {
   const lines = r.removed.map((d) => `  ${r.dryRun ? 'would remove' : 'removed'} ${d.key}: ${d.reason}`);
@@ -27,13 +28,14 @@ export const maintenanceCommands: CommandSpec[] = [
       const { config } = loadCliContext();
       const client = await connectClient(config);
       try {
-        const result = await client.workflow.execute(pruneBackups, {
+        await requireWorkers(client, config.temporal.taskQueue);
+        const result = await awaitResult(await client.workflow.start(pruneBackups, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `prune-backups-${opts.dryRun ? 'dry-run-' : ''}${formatStamp(new Date())}`,
           args: [{ dryRun: Boolean(opts.dryRun) }],
-        });
+        }));
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          printJson(result);
         } else {
           process.stdout.write(describePrune(result.local));
           if (result.partials) process.stdout.write(describePartials(result.partials));
@@ -53,9 +55,10 @@ export const maintenanceCommands: CommandSpec[] = [
       const { config } = loadCliContext();
       const client = await connectClient(config);
       try {
-        const result = await client.workflow.execute(monitorBackups, { taskQueue: config.temporal.taskQueue, workflowId: `monitor-backups-${formatStamp(new Date())}`, args: [{}] });
+        await requireWorkers(client, config.temporal.taskQueue);
+        const result = await awaitResult(await client.workflow.start(monitorBackups, { taskQueue: config.temporal.taskQueue, workflowId: `monitor-backups-${formatStamp(new Date())}`, args: [{}] }));
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          printJson(result);
         } else {
           process.stdout.write(`${JSON.stringify(result.metrics, null, 2)}\nwritten to ${result.metricsFile}\n`);
           for (const e of result.firing) process.stdout.write(`FIRING ${e.severity} ${e.condition}: ${e.summary}\n`);

@@ -10,7 +10,7 @@ import { listSnapshots } from '../../lib/catalog/snapshots';
 import { buildStores } from '../../lib/deps';
 import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
-import { BackupNotFound, InputInvalid } from '../../lib/errors';
+import { BackupNotFound, InputInvalid, OperationRefused } from '../../lib/errors';
 import { declaredSchedules, type DeclaredSchedule } from '../../lib/schedules/declared';
 import { bucketNameProblem, parseSnapshotFile, REMOTE_SNAPSHOT_PREFIX, SNAPSHOT_DIR } from '../../lib/minio/names';
 import { backupBuckets, type BackupBucketsResult } from '../../workflows/backup-buckets';
@@ -22,7 +22,8 @@ import { verifyBuckets, type VerifyBucketsResult } from '../../workflows/verify-
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext, withClient } from '../context';
 import { EXIT } from '../exit-codes';
-import { formatAge, formatBytes, table } from '../format';
+import { formatAge, formatBytes, printJson, startedJson, table } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
 import { applySchedules } from '../schedules';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
@@ -130,6 +131,27 @@ function describeVerify(r: VerifyBucketsResult): string {
     .join('\n');
 }
 
+/**
+ * Refuse a restore into a bucket that already holds objects unless --overwrite, before a workflow
+ * starts (the workflow's prepareRestoreTarget refuses it too, for starts from the UI). When this
+ * host cannot reach that MinIO, the workflow's own check decides.
+ */
+async function refuseNonEmptyBucket(config: Config, bucket: string, where: { server?: string; endpoint?: string }): Promise<void> {
+  const stores = buildStores(config);
+  const store = where.endpoint ? stores.minioAt(where.endpoint) : where.server === 'backup' ? stores.minioBackup : stores.minioSource;
+  if (!store) return;
+  try {
+    const holdsObjects = await store.bucketExists(bucket).then(async (exists) => exists && !(await store.isEmpty(bucket))).catch(() => false);
+    if (!holdsObjects) return;
+    throw new OperationRefused(
+      `target bucket ${bucket} on ${store.label} already holds objects; nothing was started`,
+      'add --overwrite to replace objects with the same key (others are kept), or restore into a new or empty bucket with --target-bucket NAME',
+    );
+  } finally {
+    store.client.destroy();
+  }
+}
+
 /** Check a snapshot name and that the catalog knows it, before a workflow starts. */
 async function checkSnapshotArgument(config: Config, snapshot: string): Promise<string> {
   let file = snapshot.trim().split('/').pop() ?? '';
@@ -147,14 +169,18 @@ export const minioCommands: CommandSpec[] = [
     options: [
       { flags: '--bucket <names>', description: 'comma-separated buckets (default BUCKETS_TO_BACKUP)' },
       { flags: '--wait', description: 'wait for the workflow and print its result' },
+      { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' },
     ],
     async run(_args, opts) {
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startMinioBackup(client, config, { buckets });
-        process.stdout.write(started(config, handle.workflowId));
-        if (opts.wait) process.stdout.write(`done: ${describeMinioBackup(await handle.result())}\n`);
+        (opts.json ? process.stderr : process.stdout).write(started(config, handle.workflowId));
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`done: ${describeMinioBackup(result)}\n`);
       });
     },
   },
@@ -165,14 +191,18 @@ export const minioCommands: CommandSpec[] = [
       { flags: '--bucket <names>', description: 'comma-separated buckets (default BUCKETS_TO_BACKUP)' },
       { flags: '--delete', description: 'also delete backup objects whose source is gone (default MIRROR_DELETE)' },
       { flags: '--wait', description: 'wait for the workflow and print its result' },
+      { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' },
     ],
     async run(_args, opts) {
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startMinioMirror(client, config, { buckets, delete: opts.delete ? true : undefined });
-        process.stdout.write(started(config, handle.workflowId));
-        if (opts.wait) process.stdout.write(`done: ${describeMinioMirror(await handle.result())}\n`);
+        (opts.json ? process.stderr : process.stdout).write(started(config, handle.workflowId));
+        const result = opts.wait ? await awaitResult(handle) : undefined;
+        if (opts.json) printJson(startedJson(handle, result));
+        else if (result) process.stdout.write(`done: ${describeMinioMirror(result)}\n`);
       });
     },
   },
@@ -182,34 +212,47 @@ export const minioCommands: CommandSpec[] = [
     options: [
       { flags: '--once', description: 'run one replication pass now, wait, and print the lag' },
       { flags: '--remove', description: 'delete the replication schedule' },
+      { flags: '--json', description: 'machine-readable output' },
     ],
     async run(_args, opts) {
       if (opts.once && opts.remove) throw new InputInvalid('--once', 'cannot be combined with --remove');
       return withClient(async (client, config) => {
         if (opts.remove) {
           const id = minioReplicationSchedule(config)?.id ?? 'lifeboat-minio-replicate';
+          let deleted = true;
           try {
             await client.schedule.getHandle(id).delete();
-            process.stdout.write(`deleted schedule ${id} (\`lifeboat schedules apply\` declares it again)\n`);
           } catch (error) {
             if (!(error instanceof ScheduleNotFoundError)) throw error;
-            process.stdout.write(`no schedule ${id}\n`);
+            deleted = false;
           }
+          if (opts.json) printJson({ scheduleId: id, deleted });
+          else process.stdout.write(deleted ? `deleted schedule ${id} (\`lifeboat schedules apply\` declares it again)\n` : `no schedule ${id}\n`);
           return;
         }
         if (opts.once) {
-          const result = await client.workflow.execute(replicateBuckets, {
+          await requireWorkers(client, config.temporal.taskQueue);
+          const handle = await client.workflow.start(replicateBuckets, {
             taskQueue: config.temporal.taskQueue,
             workflowId: `minio-replicate-once-${suffix()}`,
             args: [{}],
             typedSearchAttributes: await attributes(client, 'minio-replicate', undefined, config),
           });
+          const result = await awaitResult(handle);
+          if (opts.json) {
+            printJson(startedJson(handle, result));
+            return;
+          }
           for (const b of result.buckets) {
             process.stdout.write(`${b.bucket}: ${b.pendingChanges} change(s) and ${b.pendingDeletes} deletion(s) were pending; lag ${formatAge(b.lagSeconds)}; ${b.copied} copied, ${b.deleted} deleted\n`);
           }
           return;
         }
         const { id, outcome } = await ensureMinioReplicationSchedule(client, config);
+        if (opts.json) {
+          printJson({ scheduleId: id, outcome, intervalSeconds: config.minio.replicationIntervalSeconds, taskQueue: config.temporal.taskQueue });
+          return;
+        }
         process.stdout.write(`${outcome} schedule ${id}: replicateBuckets every ${config.minio.replicationIntervalSeconds} s on ${config.temporal.taskQueue} (overlap: skip)\n`);
       });
     },
@@ -225,13 +268,16 @@ export const minioCommands: CommandSpec[] = [
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
-        const result = await client.workflow.execute(verifyBuckets, {
+        await requireWorkers(client, config.temporal.taskQueue);
+        const handle = await client.workflow.start(verifyBuckets, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-verify-${suffix()}`,
           args: [buckets ? { buckets } : {}],
           typedSearchAttributes: await attributes(client, 'minio-verify', buckets, config),
         });
-        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${describeVerify(result)}\n`);
+        const result = await awaitResult(handle);
+        if (opts.json) printJson(result);
+        else process.stdout.write(`${describeVerify(result)}\n`);
         return result.ok ? EXIT.ok : EXIT.integrity;
       });
     },
@@ -249,11 +295,16 @@ export const minioCommands: CommandSpec[] = [
       { flags: '--source <copy>', description: 'snapshot copy to read: local, remote (off-site only) or auto (default)' },
       { flags: '--target-endpoint <url>', description: 'restore into another MinIO (e.g. http://127.0.0.1:9100), reached with MINIO_SOURCE_ACCESS_KEY / _SECRET_KEY' },
       { flags: '--no-wait', description: 'start the workflow and return' },
+      { flags: '--json', description: 'machine-readable output (with --list: the snapshots; else {workflowId, runId, result})' },
     ],
     async run([snapshot], opts) {
       const { config } = loadCliContext();
       if (opts.list) {
         const snapshots = await listSnapshots(buildStores(config));
+        if (opts.json) {
+          printJson(snapshots);
+          return;
+        }
         if (snapshots.length === 0) {
           process.stdout.write(`no snapshots in ${config.minio.backupRoot}/${SNAPSHOT_DIR}${config.remote.enabled ? ` or ${REMOTE_SNAPSHOT_PREFIX}` : ''}\n`);
           return;
@@ -288,8 +339,12 @@ export const minioCommands: CommandSpec[] = [
         ...(source ? { source } : {}),
         ...(endpoint ? { target: { minio: { endpoint } } } : {}),
       };
+      // The bucket the restore writes into: named, else the snapshot's own, else the replica's.
+      const restoredInto = targetBucket ?? (input.snapshot !== undefined ? parseSnapshotFile(input.snapshot.split('/').pop() ?? '')?.bucket : replica);
+      if (!opts.overwrite && restoredInto) await refuseNonEmptyBucket(config, restoredInto, { server, endpoint });
       const client = await connectClient(config);
       try {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await client.workflow.start(restoreBucket, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-restore-${suffix()}`,
@@ -297,8 +352,15 @@ export const minioCommands: CommandSpec[] = [
           typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'minio-restore', LifeboatBucket: targetBucket ?? replica, LifeboatBackupId: input.snapshot }),
         });
         process.stderr.write(started(config, handle.workflowId));
-        if (opts.wait === false) return;
-        const r = await handle.result();
+        if (opts.wait === false) {
+          if (opts.json) printJson(startedJson(handle));
+          return;
+        }
+        const r = await awaitResult(handle);
+        if (opts.json) {
+          printJson(startedJson(handle, r));
+          return;
+        }
         process.stdout.write(`restored: ${r.source} -> ${r.targetBucket} on ${r.target ? `the MinIO at ${r.target.minio.endpoint}` : `the ${r.server} MinIO`}: ${r.restored} objects, ${formatBytes(r.bytes)}${r.skipped ? `, ${r.skipped} already there` : ''}${r.createdBucket ? ' (bucket created)' : ''}\n`);
       } finally {
         await client.connection.close();

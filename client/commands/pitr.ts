@@ -17,8 +17,8 @@ import {
 import { humanUtc, parseTargetTime } from '../../lib/pitr/plan';
 import { planQuery, progressQuery, restorePointInTime, type RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
 import { connectClient, loadCliContext } from '../context';
-import { formatBytes } from '../format';
-import { followProgress } from '../progress';
+import { formatBytes, printJson, startedJson } from '../format';
+import { followProgress, requireWorkers } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
 export function describePitrPlan(plan: PitrPlanSummary): string {
@@ -79,7 +79,9 @@ export function pitrFailure(error: unknown): unknown {
  * Start point-in-time recovery to `targetTime`; with `wait` (the default in the CLI), follow it and
  * print the plan and the result. Throws classified errors (exit codes in client/exit-codes.ts).
  */
-export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean; source?: CopySource }): Promise<void> {
+export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean; source?: CopySource; json?: boolean }): Promise<void> {
+  // With --json, stdout carries one document ({workflowId, runId, plan, result}); the story goes to stderr.
+  const say = options.json ? process.stderr : process.stdout;
   const { config } = loadCliContext();
   // Flags first, before any connection: the worker applies the same rules again.
   const target = parseTargetTime(targetTime, config.restore.timeZone, new Date());
@@ -87,11 +89,12 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
     throw new InputInvalid('--port', `must be a TCP port between 1 and 65535 (got ${options.port})`);
   }
   const from = options.source && options.source !== 'auto' ? ` from the ${options.source === 'remote' ? 'off-site' : 'local'} copies only` : '';
-  process.stdout.write(target.latest
+  say.write(target.latest
     ? `point-in-time recovery to the end of the archived WAL${from}\n`
     : `point-in-time recovery to ${humanUtc(target.epochMicros)}${target.interpretedIn === 'offset' ? '' : ` (${target.input} in ${target.interpretedIn})`}${from}\n`);
   const client = await connectClient(config);
   try {
+    await requireWorkers(client, config.temporal.taskQueue);
     const handle = await client.workflow.start(restorePointInTime, {
       taskQueue: config.temporal.taskQueue,
       workflowId: `restore-pitr-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
@@ -101,14 +104,17 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
       typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
     });
     process.stderr.write(`started workflow ${handle.workflowId} (temporal workflow show --workflow-id ${handle.workflowId} --namespace ${config.temporal.namespace})\n`);
-    if (options.wait === false) return;
-    let planShown = false;
+    if (options.wait === false) {
+      if (options.json) printJson(startedJson(handle));
+      return;
+    }
+    let planShown: PitrPlanSummary | undefined;
     const showPlan = async (): Promise<void> => {
       if (planShown) return;
       const plan = await handle.query(planQuery);
       if (!plan) return;
-      planShown = true;
-      process.stdout.write(describePitrPlan(plan));
+      planShown = plan;
+      say.write(describePitrPlan(plan));
     };
     let result: RestorePointInTimeResult;
     try {
@@ -119,7 +125,8 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
       throw pitrFailure(error);
     }
     await showPlan().catch(() => undefined);
-    process.stdout.write(describePitrResult(result));
+    if (options.json) printJson({ ...startedJson(handle, result), plan: planShown ?? null });
+    else process.stdout.write(describePitrResult(result));
   } finally {
     await client.connection.close();
   }

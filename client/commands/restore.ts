@@ -10,7 +10,7 @@ import { formatStamp } from '../../lib/catalog/names';
 import type { Config } from '../../lib/config/load';
 import { InputInvalid, OperationRefused } from '../../lib/errors';
 import type { CopySource } from '../../lib/restore/fetch';
-import { DATABASE_NAME } from '../../lib/restore/load';
+import { DATABASE_NAME, databaseExists, targetDb } from '../../lib/restore/load';
 import { locateBackup } from '../../lib/restore/locate';
 import { buildStores } from '../../lib/deps';
 import { describeCopyState, readVerification } from '../../lib/verify/record';
@@ -18,15 +18,54 @@ import { approveReplaceUpdate, progressQuery, restoreDatabase, type RestoreDatab
 import { verifyBackups } from '../../workflows/verify-backups';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
-import { formatAge, formatBytes, table } from '../format';
-import { followProgress } from '../progress';
+import { backupDurationSeconds, formatAge, formatBytes, formatDuration, printJson, startedJson, table } from '../format';
+import { awaitResult, followProgress, requireWorkers } from '../progress';
 import { lifeboatSearchAttributes } from '../search-attributes';
+
+/** One row of `restore --list --json` (docs/cli.md). */
+export interface RestorableJson {
+  key: string;
+  kind: string;
+  tier: string | null;
+  database: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number | null;
+  bytes: number;
+  sha256: string;
+  copies: ('local' | 'remote')[];
+  encrypted: boolean;
+  keyFingerprint: string | null;
+  verification: ReturnType<typeof readVerification> | null;
+}
+
+export async function restorableEntries(config: Config): Promise<RestorableJson[]> {
+  const { local, remote } = buildStores(config);
+  return (await readCatalog(local, remote)).map((e) => {
+    const m = e.metadata;
+    return {
+      key: e.key,
+      kind: m.kind,
+      tier: 'tier' in m ? m.tier : null,
+      database: 'database' in m ? m.database : null,
+      startedAt: m.startedAt,
+      finishedAt: m.finishedAt,
+      durationSeconds: backupDurationSeconds(m) ?? null,
+      bytes: m.bytes,
+      sha256: m.sha256,
+      copies: [...(e.local ? ['local' as const] : []), ...(e.remote ? ['remote' as const] : [])],
+      encrypted: m.encryption.enabled,
+      keyFingerprint: m.encryption.fingerprint ?? null,
+      verification: readVerification(config.backupRoot, e.key) ?? null,
+    };
+  });
+}
 
 export async function listRestorable(config: Config): Promise<string> {
   const { local, remote } = buildStores(config);
   const entries = await readCatalog(local, remote);
   if (entries.length === 0) return `no backups in ${config.backupRoot}\n`;
-  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'COPIES', 'KEY FINGERPRINT', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
+  const rows = [['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'DURATION', 'SIZE', 'COPIES', 'KEY FINGERPRINT', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']];
   const when = (at: string): string => at.slice(0, 16).replace('T', ' ');
   // Globals are listed too: restored by hand with psql before the dumps (see docs/operations.md).
   for (const e of entries) {
@@ -37,6 +76,7 @@ export async function listRestorable(config: Config): Promise<string> {
       'tier' in m ? m.tier : '-',
       m.finishedAt.slice(0, 19).replace('T', ' '),
       formatAge((Date.now() - Date.parse(m.finishedAt)) / 1000),
+      formatDuration(backupDurationSeconds(m)),
       formatBytes(m.bytes),
       [e.local ? 'local' : '', e.remote ? 'remote' : ''].filter(Boolean).join('+') || '-',
       m.encryption.fingerprint ? m.encryption.fingerprint.slice(-16) : 'unencrypted',
@@ -94,6 +134,23 @@ async function checkRestoreInput(config: Config, backup: string, opts: Record<st
   return { key: found.key, replace, target: replace ? undefined : target };
 }
 
+/**
+ * Refuse a named target database that already exists, before anything starts (the workflow refuses
+ * it too: a restore never writes into an existing database). When this host cannot ask the server,
+ * the workflow's own check decides.
+ */
+async function refuseExistingDatabase(config: Config, target: string | undefined, server: { host: string; port: number } | undefined): Promise<void> {
+  if (target === undefined) return;
+  const db = targetDb(config.db, server);
+  const exists = await databaseExists(db, target).catch(() => undefined);
+  if (!exists) return;
+  throw new InputInvalid(
+    '--target',
+    `database "${target}" already exists on ${db.host}:${db.port}; a restore never writes into an existing database, nothing was started`,
+    `choose a new name with --target NAME (or leave --target out for ${config.db.name}_restored_<stamp>); to replace production use --confirm ${config.db.name}`,
+  );
+}
+
 export const restoreCommands: CommandSpec[] = [
   {
     name: 'restore',
@@ -109,11 +166,13 @@ export const restoreCommands: CommandSpec[] = [
       { flags: '--source <copy>', description: 'copy to read: local (BACKUP_ROOT and the local WAL archive), remote (the off-site store only) or auto (local first; default)' },
       { flags: '--target-server <host:port>', description: 'restore a dump into another PostgreSQL server (e.g. a new cluster), reached with DB_USER / PGPASSWORD' },
       { flags: '--no-wait', description: 'start the workflow and return' },
+      { flags: '--json', description: 'machine-readable output (with --list: the backups; else {workflowId, runId, result})' },
     ],
     async run([backup], opts) {
       const { config } = loadCliContext();
       if (opts.list) {
-        process.stdout.write(await listRestorable(config));
+        if (opts.json) printJson(await restorableEntries(config));
+        else process.stdout.write(await listRestorable(config));
         return;
       }
       const source = parseSourceOption(opts.source);
@@ -122,20 +181,25 @@ export const restoreCommands: CommandSpec[] = [
         if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new InputInvalid('--port', `must be a TCP port (got "${String(opts.port)}")`);
         if (opts.targetServer !== undefined) throw new InputInvalid('--target-server', 'point-in-time recovery builds a new cluster on the backup host; choose its port with --port');
         const { runPitrRestore } = await import('./pitr');
-        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, ...(source ? { source } : {}) });
+        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, json: Boolean(opts.json), ...(source ? { source } : {}) });
         return;
       }
       if (!backup) throw new InputInvalid('backup', 'is required', 'name a backup from `lifeboat restore --list`, or use --list / --pitr');
       const targetServer = opts.targetServer !== undefined ? parseHostPort(String(opts.targetServer), '--target-server') : undefined;
       if (targetServer && opts.confirm !== undefined) throw new InputInvalid('--target-server', 'cannot be combined with --confirm: only the configured production database is replaced');
       const checked = await checkRestoreInput(config, backup, opts);
+      await refuseExistingDatabase(config, checked.target, targetServer);
       const client = await connectClient(config);
       try {
+        await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startRestore(client, config, {
           backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace, ...(source ? { source } : {}), ...(targetServer ? { targetServer } : {}),
         });
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
-        if (opts.wait === false) return;
+        if (opts.wait === false) {
+          if (opts.json) printJson(startedJson(handle));
+          return;
+        }
         let approvalSent = false;
         const result = await followProgress(handle, progressQuery, process.stderr, async (state) => {
           if (checked.replace && state.stage === 'awaiting-approval' && !approvalSent) {
@@ -143,7 +207,8 @@ export const restoreCommands: CommandSpec[] = [
             await handle.executeUpdate(approveReplaceUpdate, { args: [{ confirm: String(opts.confirm) }] });
           }
         });
-        process.stdout.write(`${opts.verifyOnly ? (result.check.ok ? 'verified' : 'VERIFICATION FAILED') : 'restored'}: ${describeRestore(result)}\n`);
+        if (opts.json) printJson(startedJson(handle, result));
+        else process.stdout.write(`${opts.verifyOnly ? (result.check.ok ? 'verified' : 'VERIFICATION FAILED') : 'restored'}: ${describeRestore(result)}\n`);
         return result.check.ok ? 0 : 6;
       } finally {
         await client.connection.close();
@@ -171,14 +236,16 @@ export const restoreCommands: CommandSpec[] = [
       }
       const client = await connectClient(config);
       try {
-        const result = await client.workflow.execute(verifyBackups, {
+        await requireWorkers(client, config.temporal.taskQueue);
+        const handle = await client.workflow.start(verifyBackups, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `verify-backups-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [{ scope: opts.all ? 'all' : opts.latest ? 'latest' : 'one', ...(backup ? { backup } : {}), ...(opts.restore ? { restore: true } : {}) }],
           typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'verify', LifeboatDatabase: config.db.name }),
         });
+        const result = await awaitResult(handle);
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          printJson(result);
         } else {
           for (const r of result.results) {
             process.stdout.write(`${r.ok ? 'ok    ' : 'FAILED'} ${r.key}\n`);

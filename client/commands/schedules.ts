@@ -1,11 +1,16 @@
-/** `lifeboat schedules apply|list|pause|unpause|trigger|backfill`: Temporal Schedules as code. */
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+/**
+ * `lifeboat schedules apply|list|pause|unpause|trigger|backfill`: Temporal Schedules as code. A
+ * schedule named on the command line must be one Lifeboat declares (or one it still owns on the
+ * server): anything else is refused with the list of names before any schedule is touched.
+ */
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Config } from '../../lib/config/load';
 import { InputInvalid } from '../../lib/errors';
 import { DEFAULT_SCHEDULE_PREFIX, declaredSchedules } from '../../lib/schedules/declared';
 import type { SchedulePlan } from '../../lib/schedules/plan';
 import type { CommandSpec } from '../command-table';
-import { withClient } from '../context';
-import { table } from '../format';
+import { loadCliContext, withClient } from '../context';
+import { printJson, table } from '../format';
 import { applySchedules, namespaceRetentionSeconds, ownedScheduleIds, retentionWarning } from '../schedules';
 
 export function describePlan(plan: SchedulePlan, dryRun = false): string {
@@ -24,6 +29,44 @@ function scheduleId(name: string | undefined): string {
   return name.startsWith(DEFAULT_SCHEDULE_PREFIX) ? name : `${DEFAULT_SCHEDULE_PREFIX}${name}`;
 }
 
+const shortName = (id: string): string => (id.startsWith(DEFAULT_SCHEDULE_PREFIX) ? id.slice(DEFAULT_SCHEDULE_PREFIX.length) : id);
+
+/** The schedule names this configuration declares, for hints. */
+export function declaredScheduleNames(config: Config): string[] {
+  return declaredSchedules(config).map((d) => d.name);
+}
+
+/**
+ * The id of the schedule `name` designates, checked before anything is touched: declared by this
+ * configuration, else still owned by Lifeboat on the server (visibility listing). Unknown names are
+ * refused (exit 2) with the known names in the hint.
+ */
+async function knownScheduleId(client: Client, config: Config, name: string | undefined): Promise<string> {
+  const id = scheduleId(name);
+  if (declaredSchedules(config).some((d) => d.id === id)) return id;
+  const owned = await ownedScheduleIds(client, DEFAULT_SCHEDULE_PREFIX).catch(() => [] as string[]);
+  if (owned.includes(id)) return id;
+  const names = [...new Set([...declaredScheduleNames(config), ...owned.map(shortName)])].sort();
+  throw new InputInvalid('name', `no schedule "${name}"`, `known schedules: ${names.join(', ')} (see \`lifeboat schedules list\`)`);
+}
+
+/**
+ * Run `action` on the schedule `name`: an unknown name is refused before any call that changes
+ * something, and a declared schedule missing on the server says to apply first.
+ */
+async function onSchedule(name: string | undefined, action: (client: Client, id: string) => Promise<void>): Promise<void> {
+  const { config } = loadCliContext();
+  await withClient(async (client) => {
+    const id = await knownScheduleId(client, config, name);
+    try {
+      await action(client, id);
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError) && !/workflow not found for id/i.test((error as Error).message ?? '')) throw error;
+      throw new InputInvalid('name', `schedule ${id} is declared but does not exist on the server yet`, 'create it: `lifeboat schedules apply`');
+    }
+  });
+}
+
 
 function parseTime(field: string, text: unknown): Date {
   const date = new Date(String(text));
@@ -35,12 +78,16 @@ export const scheduleCommands: CommandSpec[] = [
   {
     name: 'schedules apply',
     summary: 'create/update the declared schedules idempotently, keep pauses, remove undeclared ones',
-    options: [{ flags: '--dry-run', description: 'print the plan, change nothing' }],
+    options: [{ flags: '--dry-run', description: 'print the plan, change nothing' }, { flags: '--json', description: 'print the plan as JSON' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
         const declared = declaredSchedules(config);
         const plan = await applySchedules(client, declared, DEFAULT_SCHEDULE_PREFIX, Boolean(opts.dryRun));
-        process.stdout.write(describePlan(plan, Boolean(opts.dryRun)));
+        if (opts.json) {
+          printJson({ dryRun: Boolean(opts.dryRun), create: plan.create.map((d) => d.id), update: plan.update.map((d) => d.id), unchanged: plan.unchanged.map((d) => d.id), delete: plan.delete });
+        } else {
+          process.stdout.write(describePlan(plan, Boolean(opts.dryRun)));
+        }
         const warning = retentionWarning(await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined), declared, config.temporal.namespace);
         if (warning) process.stderr.write(`warning: ${warning}\n`);
       });
@@ -49,16 +96,37 @@ export const scheduleCommands: CommandSpec[] = [
   {
     name: 'schedules list',
     summary: 'list Lifeboat\'s schedules: spec, state, next run',
-    async run() {
-      return withClient(async (client) => {
+    options: [{ flags: '--json', description: 'machine-readable output' }],
+    async run(_args, opts) {
+      return withClient(async (client, config) => {
+        const declared = new Map(declaredSchedules(config).map((d) => [d.id, d]));
         const rows = [['SCHEDULE', 'SPEC', 'STATE', 'NEXT RUN (UTC)', 'LAST RUN']];
+        const listed: Record<string, unknown>[] = [];
         for (const id of (await ownedScheduleIds(client, DEFAULT_SCHEDULE_PREFIX)).sort()) {
           const d = await client.schedule.getHandle(id).describe();
-          const spec = d.spec.calendars?.length ? (d.spec.calendars.map((c) => JSON.stringify(c)).join(' ') ?? '') : d.spec.intervals?.map((i) => `every ${Number(i.every) / 1000} s`).join(', ') ?? '';
+          const own = declared.get(id);
+          // The declared cron text when this configuration declares the schedule (the server keeps calendars, not the text).
+          const cron = own?.cron ? `${own.cron} (${own.timeZone})` : undefined;
+          const spec = cron ?? (d.spec.calendars?.length ? (d.spec.calendars.map((c) => JSON.stringify(c)).join(' ') ?? '') : d.spec.intervals?.map((i) => `every ${Number(i.every) / 1000} s`).join(', ') ?? '');
           const last = d.info.recentActions.at(-1);
+          listed.push({
+            id,
+            name: shortName(id),
+            declared: own !== undefined,
+            workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : null,
+            cron: own?.cron ?? null,
+            timeZone: own?.cron ? own.timeZone : null,
+            intervalSeconds: d.spec.intervals?.length ? Number(d.spec.intervals[0]!.every) / 1000 : null,
+            paused: d.state.paused,
+            note: d.state.note ?? null,
+            nextRunAt: d.info.nextActionTimes[0]?.toISOString() ?? null,
+            lastRunAt: last?.takenAt.toISOString() ?? null,
+            lastWorkflowId: last?.action.type === 'startWorkflow' ? last.action.workflow.workflowId : null,
+          });
           rows.push([id, spec.slice(0, 60), d.state.paused ? `PAUSED${d.state.note ? ` (${d.state.note})` : ''}` : 'active', d.info.nextActionTimes[0]?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', last ? last.takenAt.toISOString().slice(0, 16).replace('T', ' ') : '-']);
         }
-        process.stdout.write(table(rows));
+        if (opts.json) printJson(listed);
+        else process.stdout.write(table(rows));
       });
     },
   },
@@ -68,9 +136,9 @@ export const scheduleCommands: CommandSpec[] = [
     args: [{ name: 'name', description: 'e.g. postgres-daily' }],
     options: [{ flags: '--note <text>', description: 'why (shown in the UI)' }],
     async run([name], opts) {
-      return withClient(async (client) => {
-        await client.schedule.getHandle(scheduleId(name)).pause(String(opts.note ?? 'paused with lifeboat schedules pause'));
-        process.stdout.write(`paused ${scheduleId(name)}\n`);
+      await onSchedule(name, async (client, id) => {
+        await client.schedule.getHandle(id).pause(String(opts.note ?? 'paused with lifeboat schedules pause'));
+        process.stdout.write(`paused ${id}\n`);
       });
     },
   },
@@ -79,9 +147,9 @@ export const scheduleCommands: CommandSpec[] = [
     summary: 'resume a paused schedule',
     args: [{ name: 'name', description: 'e.g. postgres-daily' }],
     async run([name]) {
-      return withClient(async (client) => {
-        await client.schedule.getHandle(scheduleId(name)).unpause('unpaused with lifeboat schedules unpause');
-        process.stdout.write(`unpaused ${scheduleId(name)}\n`);
+      await onSchedule(name, async (client, id) => {
+        await client.schedule.getHandle(id).unpause('unpaused with lifeboat schedules unpause');
+        process.stdout.write(`unpaused ${id}\n`);
       });
     },
   },
@@ -90,9 +158,9 @@ export const scheduleCommands: CommandSpec[] = [
     summary: 'run a schedule\'s action now',
     args: [{ name: 'name', description: 'e.g. postgres-daily' }],
     async run([name]) {
-      return withClient(async (client) => {
-        await client.schedule.getHandle(scheduleId(name)).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
-        process.stdout.write(`triggered ${scheduleId(name)}\n`);
+      await onSchedule(name, async (client, id) => {
+        await client.schedule.getHandle(id).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+        process.stdout.write(`triggered ${id}\n`);
       });
     },
   },
@@ -106,9 +174,9 @@ export const scheduleCommands: CommandSpec[] = [
       const end = parseTime('--to', opts.to);
       if (end <= start) throw new InputInvalid('--to', 'must be after --from');
       if (end.getTime() > Date.now()) throw new InputInvalid('--to', 'is in the future', 'backfill only covers the past; use trigger for now');
-      return withClient(async (client) => {
-        await client.schedule.getHandle(scheduleId(name)).backfill([{ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL }]);
-        process.stdout.write(`backfilling ${scheduleId(name)} from ${start.toISOString()} to ${end.toISOString()}\n`);
+      await onSchedule(name, async (client, id) => {
+        await client.schedule.getHandle(id).backfill([{ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL }]);
+        process.stdout.write(`backfilling ${id} from ${start.toISOString()} to ${end.toISOString()}\n`);
       });
     },
   },

@@ -17,6 +17,8 @@ export interface StackPorts {
   minioBackupConsole: number;
   /** BIND 9 (UDP and TCP), primary for the demo zone the DR runbook switches. */
   dns: number;
+  /** Production topology only: the Temporal server's own PostgreSQL (default postgres + 5). */
+  temporalPersistence?: number;
 }
 
 export interface StackSettings {
@@ -26,6 +28,12 @@ export interface StackSettings {
   toolsDir: string;
   host: string;
   ports: StackPorts;
+  /**
+   * `dev` (default): the CLI's dev server. `production`: the real Temporal server on PostgreSQL and
+   * workers standing for separate hosts (client/stack/topology.ts); its own directory and ports.
+   * For `production`, ports.temporal is the first of ten (frontend, history, matching, ...).
+   */
+  topology?: 'dev' | 'production';
 }
 
 export const DEFAULT_PORTS: StackPorts = {
@@ -51,6 +59,31 @@ export const TEST_PORTS: StackPorts = {
   dns: 15363,
 };
 
+/** The production topology's stacks, apart from both dev-server stacks (ports.temporal .. +8 are the server's). */
+export const PRODUCTION_PORTS: StackPorts = {
+  temporal: 7333,
+  temporalUi: 8333,
+  postgres: 15452,
+  minioSource: 19020,
+  minioSourceConsole: 19021,
+  minioBackup: 19120,
+  minioBackupConsole: 19121,
+  dns: 15373,
+  temporalPersistence: 15457,
+};
+
+export const TEST_PRODUCTION_PORTS: StackPorts = {
+  temporal: 7353,
+  temporalUi: 8353,
+  postgres: 15462,
+  minioSource: 19030,
+  minioSourceConsole: 19031,
+  minioBackup: 19130,
+  minioBackupConsole: 19131,
+  dns: 15383,
+  temporalPersistence: 15467,
+};
+
 const PORT_ENV: Record<keyof StackPorts, string> = {
   temporal: 'LIFEBOAT_STACK_TEMPORAL_PORT',
   temporalUi: 'LIFEBOAT_STACK_TEMPORAL_UI_PORT',
@@ -60,6 +93,7 @@ const PORT_ENV: Record<keyof StackPorts, string> = {
   minioBackup: 'LIFEBOAT_STACK_MINIO_BACKUP_PORT',
   minioBackupConsole: 'LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT',
   dns: 'LIFEBOAT_STACK_DNS_PORT',
+  temporalPersistence: 'LIFEBOAT_STACK_TEMPORAL_PG_PORT',
 };
 
 export { defaultToolsDir };
@@ -68,14 +102,14 @@ export { defaultToolsDir };
  * The default data directory. As root it is under /var/lib so that the `postgres` OS user (which
  * runs the cluster and its archive_command) can reach it; otherwise under the user's data home.
  */
-export function defaultStackDir(env: NodeJS.ProcessEnv = process.env, profile: 'dev' | 'test' = 'dev'): string {
-  const name = profile === 'test' ? 'test-stack' : 'stack';
+export function defaultStackDir(env: NodeJS.ProcessEnv = process.env, profile: 'dev' | 'test' = 'dev', topology: 'dev' | 'production' = 'dev'): string {
+  const name = `${profile === 'test' ? 'test-' : ''}${topology === 'production' ? 'production-' : ''}stack`;
   if (process.getuid?.() === 0) return join('/var/lib/lifeboat', name);
   return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'lifeboat', name);
 }
 
-export function stackSettings(env: NodeJS.ProcessEnv = process.env, profile: 'dev' | 'test' = 'dev'): StackSettings {
-  const base = profile === 'test' ? TEST_PORTS : DEFAULT_PORTS;
+export function stackSettings(env: NodeJS.ProcessEnv = process.env, profile: 'dev' | 'test' = 'dev', topology: 'dev' | 'production' = 'dev'): StackSettings {
+  const base = topology === 'production' ? (profile === 'test' ? TEST_PRODUCTION_PORTS : PRODUCTION_PORTS) : profile === 'test' ? TEST_PORTS : DEFAULT_PORTS;
   const ports = { ...base };
   for (const key of Object.keys(PORT_ENV) as (keyof StackPorts)[]) {
     const raw = env[PORT_ENV[key]];
@@ -86,9 +120,9 @@ export function stackSettings(env: NodeJS.ProcessEnv = process.env, profile: 'de
     }
     ports[key] = port;
   }
-  const dir = env.LIFEBOAT_STACK_DIR ?? defaultStackDir(env, profile);
+  const dir = env.LIFEBOAT_STACK_DIR ?? defaultStackDir(env, profile, topology);
   if (!dir.startsWith('/')) {
     throw new InputInvalid('LIFEBOAT_STACK_DIR', `must be an absolute path (got "${dir}")`, 'set LIFEBOAT_STACK_DIR to an absolute directory');
   }
-  return { dir, toolsDir: defaultToolsDir(env), host: '127.0.0.1', ports };
+  return { dir, toolsDir: defaultToolsDir(env), host: '127.0.0.1', ports, ...(topology === 'production' ? { topology } : {}) };
 }

@@ -7,6 +7,9 @@
  *         nothing), waits for readiness by polling, seeds sample data once, writes lifeboat.env.
  * down:   stops exactly the processes recorded in stack.json whose command line is still ours.
  * status: what runs, where, and whether it answers.
+ *
+ * With `topology: 'production'` (client/stack/topology.ts) the dev server is replaced by the real
+ * Temporal server on its own PostgreSQL, and `up` also starts the workers standing for the hosts.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +26,12 @@ import {
 import { isOurProcess, portOpen, stopProcess } from './processes';
 import type { StackSettings } from './settings';
 import { raiseRetention, startTemporal, temporalMarkers, temporalPaths, waitForTemporal, type TemporalServerOptions } from './temporal-server';
-import { ensureTools, findPgBin, type Tools } from './tools';
+import { ensureTemporalServer, ensureTools, findPgBin, type Tools } from './tools';
+import {
+  BACKUP_HOST, persistenceOptions, prepareProductionTemporal, serverOptions, startProductionTemporal, startTemporalPersistence, startTopologyWorker,
+  stopTemporalPersistence, stopTopologyWorker, temporalPersistenceRunning, topologyPaths, TOPOLOGY_WORKERS, waitForWorker, workerProcessName, type WorkerHost,
+} from './topology';
+import type { TemporalServerBinaries } from '../../lib/servers/temporal-server';
 import { bindMarkers, bindSettings, startBind, STACK_DNS_ZONE, waitForBind, type BindServerOptions } from './bind-server';
 
 export const SOURCE_BUCKETS = ['company-data', 'embeddings', 'user-uploads'] as const;
@@ -34,6 +42,9 @@ interface StackSecrets {
   minioUser: string;
   minioSourcePassword: string;
   minioBackupPassword: string;
+  /** Production topology: the server's own cluster (superuser) and its `temporal` role. */
+  temporalDbSuperuserPassword?: string;
+  temporalDbPassword?: string;
 }
 
 interface StackState {
@@ -64,12 +75,23 @@ export function stackPaths(dir: string): StackPaths {
   };
 }
 
-function loadSecrets(path: string): StackSecrets {
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as StackSecrets;
+function loadSecrets(path: string, production = false): StackSecrets {
   const secret = (): string => randomBytes(18).toString('base64url');
-  const secrets: StackSecrets = { postgresPassword: secret(), minioUser: 'lifeboat-admin', minioSourcePassword: secret(), minioBackupPassword: secret() };
-  writeFileSync(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const secrets: StackSecrets = existsSync(path)
+    ? (JSON.parse(readFileSync(path, 'utf8')) as StackSecrets)
+    : { postgresPassword: secret(), minioUser: 'lifeboat-admin', minioSourcePassword: secret(), minioBackupPassword: secret() };
+  const missing = !existsSync(path) || (production && (!secrets.temporalDbSuperuserPassword || !secrets.temporalDbPassword));
+  if (production) {
+    secrets.temporalDbSuperuserPassword ??= secret();
+    secrets.temporalDbPassword ??= secret();
+  }
+  if (missing) writeFileSync(path, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+function topologySecrets(secrets: StackSecrets): { temporalDbSuperuserPassword: string; temporalDbPassword: string } {
+  if (!secrets.temporalDbSuperuserPassword || !secrets.temporalDbPassword) throw new StackFailed('the stack\'s secrets.json has no Temporal database passwords');
+  return { temporalDbSuperuserPassword: secrets.temporalDbSuperuserPassword, temporalDbPassword: secrets.temporalDbPassword };
 }
 
 function loadState(path: string): StackState {
@@ -113,6 +135,7 @@ export interface UpResult {
   started: string[];
   alreadyRunning: string[];
   envFile: string;
+  /** The dev server's Web UI; empty for the production topology (the real server has none built in). */
   uiUrl: string;
   seeded: { database: boolean; objects: number };
 }
@@ -128,6 +151,8 @@ async function ensureFree(host: string, port: number, what: string, envName: str
 /** Bring the stack up; idempotent. */
 export async function stackUp(settings: StackSettings, progress: Progress = (l) => process.stderr.write(`${l}\n`)): Promise<UpResult> {
   const tools = await ensureTools(settings.toolsDir, progress);
+  const production = settings.topology === 'production';
+  const serverBinaries = production ? await ensureTemporalServer(progress) : undefined;
   const paths = stackPaths(settings.dir);
   for (const d of [settings.dir, paths.logs, join(settings.dir, 'backups'), paths.backupRoot, paths.minioBackupRoot]) mkdirSync(d, { recursive: true });
   mkdirSync(paths.walArchive, { recursive: true });
@@ -137,7 +162,7 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
     chmodSync(settings.dir, 0o755);
     chownSync(paths.walArchive, pgUser.uid, pgUser.gid);
   }
-  const secrets = loadSecrets(paths.secrets);
+  const secrets = loadSecrets(paths.secrets, production);
   const keys = ensureStackKeys(tools.gpg, settings.dir);
   const c = components(settings, tools, secrets);
   const state = loadState(paths.state);
@@ -177,11 +202,31 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
     state.processes.postgres = { pid, markers: [pgPaths(settings.dir).data] };
   };
 
+  // Production topology: the server's own cluster (role, databases, schema), then the real server,
+  // its namespace and search attributes.
+  const startProductionServer = async (binaries: TemporalServerBinaries): Promise<void> => {
+    const persistence = persistenceOptions(settings, tools.pgBin, topologySecrets(secrets));
+    if (!temporalPersistenceRunning(settings.dir)) {
+      await ensureFree(settings.host, persistence.port, 'temporal-postgres', 'LIFEBOAT_STACK_TEMPORAL_PG_PORT');
+      progress(`starting temporal-postgres on ${settings.host}:${persistence.port}`);
+      started.push('temporal-postgres');
+    } else {
+      alreadyRunning.push('temporal-postgres');
+    }
+    const { pid } = await startTemporalPersistence(persistence, binaries, topologySecrets(secrets));
+    state.processes['temporal-postgres'] = { pid, markers: [pgPaths(persistence.dir).data] };
+    const server = serverOptions(settings, binaries, persistence, topologySecrets(secrets));
+    await startDaemonComponent('temporal', [binaries.server, server.root], settings.ports.temporal, 'LIFEBOAT_STACK_TEMPORAL_PORT',
+      () => startProductionTemporal(server).pid, (alive) => prepareProductionTemporal(server, alive));
+  };
+
   // Start all four at once; each waits for its own readiness. If any fails, stop what this call
   // started, so a failed `up` leaves nothing running behind it.
   const results = await Promise.allSettled([
-    startDaemonComponent('temporal', temporalMarkers(tools.temporal, settings.dir), settings.ports.temporal, 'LIFEBOAT_STACK_TEMPORAL_PORT',
-      () => startTemporal(c.temporal), (alive) => waitForTemporal(c.temporal, alive)),
+    serverBinaries
+      ? startProductionServer(serverBinaries)
+      : startDaemonComponent('temporal', temporalMarkers(tools.temporal, settings.dir), settings.ports.temporal, 'LIFEBOAT_STACK_TEMPORAL_PORT',
+        () => startTemporal(c.temporal), (alive) => waitForTemporal(c.temporal, alive)),
     startDaemonComponent('minio-source', minioMarkers(tools.minio, settings.dir, 'source'), settings.ports.minioSource, 'LIFEBOAT_STACK_MINIO_SOURCE_PORT',
       () => startMinio(c.minioSource), (alive) => waitForMinio(c.minioSource, alive)),
     startDaemonComponent('minio-backup', minioMarkers(tools.minio, settings.dir, 'backup'), settings.ports.minioBackup, 'LIFEBOAT_STACK_MINIO_BACKUP_PORT',
@@ -206,7 +251,13 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
   await ensureBucket(minioClient(c.minioBackup), OFFSITE_BUCKET);
 
   writeEnvFile(settings, tools, secrets, keys, bindSettings(c.bind));
-  return { started, alreadyRunning, envFile: paths.envFile, uiUrl: `http://${settings.host}:${settings.ports.temporalUi}`, seeded: { database: database.created, objects } };
+  if (production) {
+    for (const host of TOPOLOGY_WORKERS) {
+      const outcome = await ensureStackWorker(settings, host, progress);
+      (outcome === 'started' ? started : alreadyRunning).push(workerProcessName(host));
+    }
+  }
+  return { started, alreadyRunning, envFile: paths.envFile, uiUrl: production ? '' : `http://${settings.host}:${settings.ports.temporalUi}`, seeded: { database: database.created, objects } };
 }
 
 /** The configuration files of the stack that `backupConfigFiles` archives (CONFIG_BACKUP_PATHS). */
@@ -236,6 +287,8 @@ function writeEnvFile(settings: StackSettings, tools: Pick<Tools, 'pgBin'>, secr
     // stack's own equivalents, this file and its cluster's configuration.
     ['CONFIG_BACKUP_PATHS', stackConfigFiles(settings.dir).join(',')],
     ...dns,
+    // Production topology: dumps, uploads and WAL work go to the queue of the host owning BACKUP_ROOT.
+    ...(settings.topology === 'production' ? [['LIFEBOAT_BACKUP_HOST', BACKUP_HOST] as [string, string]] : []),
   ];
   const text = [
     `# Written by \`lifeboat stack up\` for the local stack in ${settings.dir}.`,
@@ -257,17 +310,25 @@ export interface ComponentStatus {
 export async function stackStatus(settings: StackSettings): Promise<ComponentStatus[]> {
   const state = loadState(stackPaths(settings.dir).state);
   const { host, ports } = settings;
-  const entries: [string, number][] = [['temporal', ports.temporal], ['postgres', ports.postgres], ['minio-source', ports.minioSource], ['minio-backup', ports.minioBackup], ['bind', ports.dns]];
+  const entries: [string, number | undefined][] = [['temporal', ports.temporal], ['postgres', ports.postgres], ['minio-source', ports.minioSource], ['minio-backup', ports.minioBackup], ['bind', ports.dns]];
+  if (settings.topology === 'production') {
+    entries.push(['temporal-postgres', ports.temporalPersistence ?? ports.postgres + 5]);
+    for (const name of Object.keys(state.processes).filter((n) => n.startsWith('worker-'))) entries.push([name, undefined]);
+  }
   return Promise.all(
     entries.map(async ([name, port]) => {
       const known = state.processes[name];
-      const pid = name === 'postgres' ? postmasterPid(pgPaths(settings.dir).data) : known && isOurProcess(known.pid, known.markers) ? known.pid : undefined;
-      return { name, running: pid !== undefined, pid, address: `${host}:${port}`, answering: pid !== undefined && (await portOpen(host, port, 500)) };
+      const pid = name === 'postgres' ? postmasterPid(pgPaths(settings.dir).data)
+        : name === 'temporal-postgres' ? temporalPersistenceRunning(settings.dir)
+          : known && isOurProcess(known.pid, known.markers) ? known.pid : undefined;
+      // A worker listens on nothing: it answers when it runs (it polls Temporal).
+      const answering = pid !== undefined && (port === undefined || (await portOpen(host, port, 500)));
+      return { name, running: pid !== undefined, pid, address: port === undefined ? 'polls temporal' : `${host}:${port}`, answering };
     }),
   );
 }
 
-const COMPONENT_NAMES = ['temporal', 'postgres', 'minio-source', 'minio-backup', 'bind'];
+const COMPONENT_NAMES = ['temporal', 'postgres', 'minio-source', 'minio-backup', 'bind', 'temporal-postgres'];
 
 /** Stop the named components if they are (still) ours; returns the names actually stopped. */
 async function stopComponents(settings: StackSettings, names: readonly string[]): Promise<string[]> {
@@ -279,6 +340,10 @@ async function stopComponents(settings: StackSettings, names: readonly string[])
       const pgBin = state.pgBin ?? findPgBin();
       if (!pgBin || !postmasterPid(pgPaths(settings.dir).data)) return;
       await stopPostgres(pgBin, settings.dir);
+    } else if (name === 'temporal-postgres') {
+      const pgBin = state.pgBin ?? findPgBin();
+      if (!pgBin || !temporalPersistenceRunning(settings.dir)) return;
+      await stopTemporalPersistence(pgBin, settings.dir);
     } else {
       const known = state.processes[name];
       if (!known || !isOurProcess(known.pid, known.markers)) return;
@@ -294,9 +359,55 @@ async function stopComponents(settings: StackSettings, names: readonly string[])
 
 /** Stop exactly the processes this stack started (and the stack's gpg-agent). Returns the names stopped. */
 export async function stackDown(settings: StackSettings): Promise<string[]> {
-  const stopped = await stopComponents(settings, COMPONENT_NAMES);
+  // Workers first (they would only log the servers going away), then the servers.
+  const workers = Object.keys(loadState(stackPaths(settings.dir).state).processes).filter((n) => n.startsWith('worker-'));
+  const stopped = [...(await stopComponents(settings, workers)), ...(await stopComponents(settings, COMPONENT_NAMES))];
   stopGpgAgent(stackKeyPaths(settings.dir).gnupgHome);
   return stopped;
 }
 
 export { temporalPaths, minioPaths };
+
+/**
+ * Production topology: make sure the worker standing for `host` runs (start it when it does not)
+ * and polls its queues. Used by `up` for the three standing workers and by tests to bring a killed
+ * worker back or to add `general-2`.
+ */
+export async function ensureStackWorker(
+  settings: StackSettings, host: WorkerHost, progress: Progress = () => undefined, extraEnv?: Record<string, string>,
+): Promise<'started' | 'running'> {
+  const paths = stackPaths(settings.dir);
+  const state = loadState(paths.state);
+  const name = workerProcessName(host);
+  const known = state.processes[name];
+  const logFile = join(paths.logs, `${name}.log`);
+  const since = new Date();
+  let outcome: 'started' | 'running' = 'running';
+  if (!known || !isOurProcess(known.pid, known.markers)) {
+    progress(`starting lifeboat worker on ${host}`);
+    state.processes[name] = startTopologyWorker({ host, envFile: paths.envFile, logFile, extraEnv });
+    saveState(paths.state, state);
+    outcome = 'started';
+  }
+  const entry = state.processes[name];
+  await waitForWorker(`${settings.host}:${settings.ports.temporal}`, host, outcome === 'started' ? since : new Date(0), () => isOurProcess(entry?.pid, entry?.markers ?? []), logFile);
+  return outcome;
+}
+
+/** Production topology: stop the worker standing for `host` (SIGTERM, then SIGKILL after 20 s). */
+export async function stopStackWorker(settings: StackSettings, host: WorkerHost): Promise<void> {
+  const paths = stackPaths(settings.dir);
+  const state = loadState(paths.state);
+  const known = state.processes[workerProcessName(host)];
+  if (known) await stopTopologyWorker(known.pid, known.markers);
+  delete state.processes[workerProcessName(host)];
+  saveState(paths.state, state);
+}
+
+/** pid of a running stack component (`temporal`, `worker-backup-host`, ...) from stack.json, if it is still ours. */
+export function stackProcessPid(settings: StackSettings, name: string): number | undefined {
+  const known = loadState(stackPaths(settings.dir).state).processes[name];
+  return known && isOurProcess(known.pid, known.markers) ? known.pid : undefined;
+}
+
+export { topologyPaths };

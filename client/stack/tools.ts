@@ -1,7 +1,8 @@
 /**
  * Tool provisioning: builds the Temporal CLI and MinIO server from the Go module proxy into a cache
  * outside the clone, and installs PostgreSQL 15, GnuPG, zstd and BIND 9 (bind9, bind9-dnsutils) from Debian,
- * each only when missing.
+ * each only when missing. The real Temporal server and its SQL tool (production topology only) are
+ * built on request (`tools ensure --production`, `stack up --topology production`), never by default.
  * Builds take minutes, so progress is printed as it happens; a missing prerequisite (no Go, no
  * apt-get, not root) is a clear error that says what to install.
  */
@@ -10,6 +11,9 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrerequisiteMissing, StackFailed } from '../../lib/errors';
 import { findPgBin } from '../../lib/servers/binaries';
+import {
+  copySchemaFromModuleCache, findTemporalServer, TEMPORAL_SERVER_MODULES, TEMPORAL_SERVER_VERSION, temporalServerDir, type TemporalServerBinaries,
+} from '../../lib/servers/temporal-server';
 
 export const TEMPORAL_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 export const MINIO_MODULE = 'github.com/minio/minio@latest';
@@ -100,9 +104,16 @@ function aptInstall(packages: string[], progress: Progress): void {
   if (result.status !== 0) throw new PrerequisiteMissing(`apt-get could not install ${packages.join(', ')}`, 'check the Debian package mirror and retry');
 }
 
-/** Make sure every tool the stack and Lifeboat need is present; build or install what is missing. */
-export async function ensureTools(toolsDir: string, progress: Progress = (l) => process.stderr.write(`${l}\n`)): Promise<Tools> {
+/** Debian's chromium, the headless browser the tests drive (playwright-core) to check the Temporal UI. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Make sure every tool the stack and Lifeboat need is present; build or install what is missing.
+ * `browser`: also Debian's chromium, for the tests that open the Temporal UI.
+ */
+export async function ensureTools(toolsDir: string, progress: Progress = (l) => process.stderr.write(`${l}\n`), options: { browser?: boolean } = {}): Promise<Tools> {
   const debian: string[] = [];
+  if (options.browser && !existsSync(CHROMIUM)) debian.push('chromium');
   if (!findPgBin()) debian.push('postgresql-15', 'postgresql-client-15');
   if (!which('gpg')) debian.push('gnupg');
   if (!which('zstd')) debian.push('zstd');
@@ -118,4 +129,24 @@ export async function ensureTools(toolsDir: string, progress: Progress = (l) => 
     goInstall(MINIO_MODULE, 'minio', toolsDir, progress),
   ]);
   return { temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd', named: findSbin('named') ?? 'named', tsigKeygen: findSbin('tsig-keygen') ?? 'tsig-keygen' };
+}
+
+/**
+ * The real Temporal server and its SQL tool for the production topology, built into
+ * temporalServerDir() when missing (about 10 min on 2 cores, once), with the PostgreSQL schema
+ * copied from the module source next to them.
+ */
+export async function ensureTemporalServer(progress: Progress = (l) => process.stderr.write(`${l}\n`), env: NodeJS.ProcessEnv = process.env): Promise<TemporalServerBinaries> {
+  const dir = temporalServerDir(env);
+  const found = findTemporalServer(env);
+  if (found?.schemaDir) return found;
+  if (!found) {
+    progress(`building the Temporal server v${TEMPORAL_SERVER_VERSION} and its SQL tool into ${dir} (about 10 min on 2 cores, once)`);
+    await Promise.all([goInstall(TEMPORAL_SERVER_MODULES[0], 'server', dir, progress), goInstall(TEMPORAL_SERVER_MODULES[1], 'sql', dir, progress)]);
+  }
+  const go = which('go');
+  if (go && copySchemaFromModuleCache(go, dir)) progress(`copied the server's PostgreSQL schema into ${dir}/schema`);
+  const built = findTemporalServer(env);
+  if (!built) throw new StackFailed(`the Temporal server build left no server/sql binary in ${dir}`, 'run `lifeboat tools ensure --production` again and read its output');
+  return built;
 }

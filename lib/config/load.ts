@@ -133,6 +133,8 @@ export interface Config {
   };
   /** The audit trail's off-site Object Lock (AUDIT_RETENTION_DAYS, AUDIT_LOCK_MODE). */
   audit: { retentionDays: number; lockMode: 'COMPLIANCE' | 'GOVERNANCE' };
+  /** Payload encryption (LIFEBOAT_PAYLOAD_KEY, LIFEBOAT_PAYLOAD_KEYS) and the codec server's token; see lib/codec/. */
+  payloadEncryption: { key: string | undefined; oldKeys: string[]; codecServerToken: string | undefined };
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   metricsPort: number | undefined;
   /** Values of every secret setting that is set, for scrubbing text before it leaves the worker. */
@@ -244,7 +246,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
   const backupEndpoint = str('MINIO_BACKUP_ENDPOINT');
   const rateLimit = num('UPLOAD_RATE_LIMIT_MBPS');
   const secretValues = SETTINGS.filter((spec) => (spec as { secret?: boolean }).secret)
-    .map((spec) => v[spec.env])
+    .flatMap((spec) => (Array.isArray(v[spec.env]) ? (v[spec.env] as unknown[]) : [v[spec.env]]))
     .filter((x): x is string => typeof x === 'string' && x.length >= 4);
   return {
     db: { host: req('DB_HOST'), port: int('DB_PORT'), name: req('DB_NAME'), user: req('DB_USER'), password: str('PGPASSWORD'), binDir: str('PG_BIN_DIR') },
@@ -352,6 +354,7 @@ function toConfig(v: Partial<Record<SettingName, unknown>>): Config {
       drillMaxAgeDays: int('DR_DRILL_MAX_AGE_DAYS'),
     },
     audit: { retentionDays: int('AUDIT_RETENTION_DAYS'), lockMode: req('AUDIT_LOCK_MODE') as Config['audit']['lockMode'] },
+    payloadEncryption: { key: str('LIFEBOAT_PAYLOAD_KEY'), oldKeys: (v.LIFEBOAT_PAYLOAD_KEYS as string[] | undefined) ?? [], codecServerToken: str('LIFEBOAT_CODEC_TOKEN') },
     logLevel: req('LOG_LEVEL') as Config['logLevel'],
     metricsPort: num('METRICS_PORT'),
     secretValues,

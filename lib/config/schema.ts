@@ -13,6 +13,7 @@ import { DEFAULT_ALERT_ROUTES, parseAlertRoutes } from '../notify/routes';
 import { parseScheduleOverrides } from '../schedules/cron';
 import { SCHEDULE_NAMES } from '../schedules/names';
 import { rpoTargetProblem } from '../wal/rpo';
+import { parsePayloadKeys } from '../codec/keys';
 
 /** What a setting's value is; decides parsing, validation and the docs' "type" column. */
 export type SettingKind =
@@ -173,6 +174,11 @@ export const SETTINGS = [
   s({ env: 'AUDIT_RETENTION_DAYS', kind: { type: 'int', min: 0, max: 36500 }, default: '365', group: 'Audit trail', description: 'Exported histories and manifests are written off-site with an S3 Object Lock retention of this many days when S3_BUCKET was created with Object Lock (0: no retention); other buckets get plain objects.', hint: 'set AUDIT_RETENTION_DAYS between 0 and 36500' }),
   s({ env: 'AUDIT_LOCK_MODE', kind: { type: 'enum', values: ['COMPLIANCE', 'GOVERNANCE'] }, default: 'COMPLIANCE', group: 'Audit trail', description: 'Object Lock mode of the audit objects: COMPLIANCE (nobody can delete them before the retention ends) or GOVERNANCE (holders of s3:BypassGovernanceRetention can).', hint: 'set AUDIT_LOCK_MODE to COMPLIANCE or GOVERNANCE' }),
 
+  // --- Payload encryption (issue 13) ---
+  s({ env: 'LIFEBOAT_PAYLOAD_KEY', kind: { type: 'string' }, secret: true, group: 'Payload encryption', description: 'When set, every payload Temporal stores for Lifeboat (inputs, results, heartbeats, signal/update arguments, memos, failure messages and details) is encrypted with AES-256-GCM by the CLI and the workers: `<key id>:<32 bytes in base64>`. The id is written beside each payload, so the key can rotate; every client, worker, `lifeboat codec-server` and `audit show/replay` needs the same keys.', hint: 'set LIFEBOAT_PAYLOAD_KEY=<id>:<base64>, e.g. k2026:$(openssl rand -base64 32), or leave it unset (payloads in clear)' }),
+  s({ env: 'LIFEBOAT_PAYLOAD_KEYS', kind: { type: 'list' }, secret: true, group: 'Payload encryption', description: 'Older payload keys, comma-separated `<id>:<base64>`: they only decode (histories written before a rotation); LIFEBOAT_PAYLOAD_KEY encodes.', hint: 'set LIFEBOAT_PAYLOAD_KEYS to the previous keys, e.g. k2025:<base64>,k2024:<base64>' }),
+  s({ env: 'LIFEBOAT_CODEC_TOKEN', kind: { type: 'string' }, secret: true, group: 'Payload encryption', description: '`lifeboat codec-server`: the bearer token the Temporal UI must send (Settings -> Codec Server -> "Pass access token"; the UI forwards the user\'s own token, so put the same value in the UI\'s auth or use a proxy). Unset: the codec server refuses to start unless given --no-auth.', hint: 'set LIFEBOAT_CODEC_TOKEN to a long random string, e.g. $(openssl rand -hex 24)' }),
+
   // --- Temporal and the worker ---
   s({ env: 'TEMPORAL_ADDRESS', kind: { type: 'string' }, default: 'localhost:7233', group: 'Temporal', description: 'Temporal frontend host:port (same name as @temporalio/envconfig).', hint: 'set TEMPORAL_ADDRESS to host:port, e.g. localhost:7233' }),
   s({ env: 'TEMPORAL_NAMESPACE', kind: { type: 'string' }, default: 'default', group: 'Temporal', description: 'Temporal namespace.', hint: 'set TEMPORAL_NAMESPACE to an existing namespace' }),
@@ -276,6 +282,24 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
       const text = rawOrDefault(raw, 'RPO_TARGET');
       const problem = text === undefined ? undefined : rpoTargetProblem(text);
       return problem ? { env: 'RPO_TARGET', message: `${problem} (got "${text}")`, hint: 'set RPO_TARGET to a duration between 30s and 7 days, e.g. 5m' } : undefined;
+    },
+  },
+  {
+    doc: '`LIFEBOAT_PAYLOAD_KEY` and each of `LIFEBOAT_PAYLOAD_KEYS` are `<id>:<32 bytes in base64>`, ids unique; `LIFEBOAT_PAYLOAD_KEYS` needs `LIFEBOAT_PAYLOAD_KEY`.',
+    check: (raw) => {
+      const older = (raw.LIFEBOAT_PAYLOAD_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+      if (older.length > 0 && !raw.LIFEBOAT_PAYLOAD_KEY) return { env: 'LIFEBOAT_PAYLOAD_KEY', message: 'is required when LIFEBOAT_PAYLOAD_KEYS is set (old keys only decode)', hint: 'set LIFEBOAT_PAYLOAD_KEY to the current key, <id>:<base64>' };
+      try {
+        parsePayloadKeys(raw.LIFEBOAT_PAYLOAD_KEY, []);
+      } catch (error) {
+        return { env: 'LIFEBOAT_PAYLOAD_KEY', message: (error as Error).message, hint: 'generate one with: echo k$(date +%Y):$(openssl rand -base64 32)' };
+      }
+      try {
+        parsePayloadKeys(raw.LIFEBOAT_PAYLOAD_KEY, older);
+      } catch (error) {
+        return { env: 'LIFEBOAT_PAYLOAD_KEYS', message: (error as Error).message, hint: 'list the previous keys as <id>:<base64>, separated by commas, each id once' };
+      }
+      return undefined;
     },
   },
   {

@@ -98,7 +98,7 @@ export async function collectMonitorFacts(config: Config, stores: Pick<Stores, '
     if (e.metadata.kind !== 'logical' || !e.local) continue;
     const v = await readStoredVerification(local, e.key);
     if (v && (!newestVerification || v.verifiedAt > newestVerification)) newestVerification = v.verifiedAt;
-    backups.push({ key: e.key, tier: e.metadata.tier, finishedAt: e.metadata.finishedAt, bytes: e.metadata.bytes, good: v ? v.ok : undefined, remote: remote ? Boolean(e.remote) : undefined });
+    backups.push({ key: e.key, tier: e.metadata.tier, finishedAt: e.metadata.finishedAt, bytes: e.metadata.bytes, good: v ? v.ok : undefined, remote: remote ? Boolean(e.remote) : undefined, durationSeconds: e.metadata.durationSeconds, verifiedAt: v?.verifiedAt });
     // "Latest": the newest backup of each tier (entries are newest first).
     if (!seenTiers.has(e.metadata.tier)) {
       seenTiers.add(e.metadata.tier);

@@ -5,7 +5,7 @@
  */
 import type { DrillSummary } from '../dr/drills';
 import type { Evaluation } from '../notify/state';
-import { exposureSeverity, type RpoExposure } from '../wal/rpo';
+import { rpoExposureEvaluation, type RpoExposure } from '../wal/rpo';
 
 export interface BackupFact {
   key: string;
@@ -15,6 +15,10 @@ export interface BackupFact {
   /** false when its last verification failed. */
   good?: boolean;
   remote?: boolean;
+  /** How long the backup took (absent in facts of older versions). */
+  durationSeconds?: number;
+  /** When it was last verified (absent when never, or in facts of older versions). */
+  verifiedAt?: string;
 }
 
 export interface MonitorFacts {
@@ -208,19 +212,10 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
     push('wal-archiving', 'critical', tooOld, summary, { ...w });
   }
 
-  // RPO exposure: committed work not yet off-site, warning over RPO_TARGET, critical over three times it.
-  if (facts.rpo && facts.rpo.exposureSeconds !== undefined) {
-    const r = { ...facts.rpo, targetSeconds: t.rpoTargetSeconds ?? facts.rpo.targetSeconds };
-    const state = exposureSeverity(r);
-    const since = r.newestShipped ? `the newest off-site WAL ${r.newestShipped} was archived at ${r.newestShippedArchivedAt}` : 'no WAL has been shipped off-site yet';
-    push(
-      'rpo-exposure',
-      state === 'critical' ? 'critical' : 'warning',
-      state !== 'ok',
-      `RPO exposure ${r.exposureSeconds} s against a target of ${r.targetSeconds} s (${state === 'ok' ? 'met' : state === 'critical' ? 'over three times the target' : 'over the target'}): ${r.basis === 'caught-up' ? 'everything written is off-site' : since}`,
-      { exposureSeconds: r.exposureSeconds, targetSeconds: r.targetSeconds, basis: r.basis, newestShipped: r.newestShipped ?? null, newestShippedArchivedAt: r.newestShippedArchivedAt ?? null },
-    );
-  }
+  // RPO exposure: committed work not yet off-site, warning over RPO_TARGET, critical over three times it
+  // (the same evaluation every WAL shipping run makes, lib/wal/rpo.ts).
+  const rpo = facts.rpo ? rpoExposureEvaluation(facts.rpo, t.rpoTargetSeconds ?? facts.rpo.targetSeconds) : undefined;
+  if (rpo) evaluations.push(rpo);
 
   // Verification: any of the latest backups failed its last verification.
   push(

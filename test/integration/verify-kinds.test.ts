@@ -217,10 +217,10 @@ describe('verify covers every artifact kind', () => {
     expect(line(keys.goodGlobals)).toMatch(/^globals\s+daily\s.*\sok \d{4}-\d{2}-\d{2} \d{2}:\d{2}\s+never\s+daily\/globals_/);
     expect(line(keys.emptyGlobals)).toMatch(/FAILED/);
     const rows = catalogRows(await readCatalog(new FsStore(config.backupRoot), undefined), config.backupRoot);
-    expect(rows[0]).toEqual(['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'SIZE', 'LOCAL', 'REMOTE', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']);
-    const globals = rows.find((r) => r[9] === keys.zeroLengthGlobals)!;
+    expect(rows[0]).toEqual(['KIND', 'TIER', 'FINISHED (UTC)', 'AGE', 'DURATION', 'SIZE', 'LOCAL', 'REMOTE', 'LOCAL VERIFIED', 'REMOTE VERIFIED', 'KEY']);
+    const globals = rows.find((r) => r[10] === keys.zeroLengthGlobals)!;
     expect(globals[0]).toBe('globals');
-    expect(globals[7]).toMatch(/^FAILED .* ago$/);
-    expect(globals[8]).toBe('never');
+    expect(globals[8]).toMatch(/^FAILED .* ago$/);
+    expect(globals[9]).toBe('never');
   });
 });

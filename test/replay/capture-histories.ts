@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     }
     if (wanted('pruneBackups')) await capture('pruneBackups', { dryRun: true });
     if (wanted('monitorBackups')) await capture('monitorBackups', {});
+    if (wanted('reportStatus')) await capture('reportStatus', {});
     const snapshot = wanted('backupBuckets') || wanted('restoreBucket') ? await capture<BackupBucketsResult>('backupBuckets', { buckets: [BUCKET] }) : undefined;
     if (wanted('verifyBuckets')) await capture('verifyBuckets', { buckets: [BUCKET] });
     if (wanted('mirrorBuckets')) await capture('mirrorBuckets', { buckets: [BUCKET] });
