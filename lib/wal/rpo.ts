@@ -16,7 +16,12 @@
  * position is still at the end of that segment (nothing written since), everything it has is off-site
  * and the exposure is 0. When the database cannot be asked, the time-based figure stands (it can
  * only overstate the loss).
+ *
+ * "The newest shipped segment" is the newest one whose predecessors are all off-site too: segments
+ * are shipped several at once and finish in any order, and a segment off-site behind a gap restores
+ * nothing (recovery stops at the first missing segment). The caller gives that segment (exposure.ts).
  */
+import type { Evaluation } from '../notify/state';
 
 /** Parse a duration such as `5m`, `300s`, `1h`, `90` (seconds) or `2min`; undefined when invalid. */
 export function parseDurationSeconds(text: string): number | undefined {
@@ -85,6 +90,11 @@ export interface RpoExposure {
   basis: 'caught-up' | 'newest-shipped' | 'nothing-shipped';
   newestShipped?: string;
   newestShippedArchivedAt?: string;
+  /**
+   * Set when the off-site store could not be listed (why, secrets scrubbed): the newest shipped
+   * segment is then the one the last successful listing found, so the figure can only overstate.
+   */
+  offsiteUnreachable?: string;
 }
 
 export function measureExposure(input: ExposureInput): RpoExposure {
@@ -106,4 +116,31 @@ export function exposureSeverity(exposure: Pick<RpoExposure, 'exposureSeconds' |
   if (exposure.exposureSeconds > 3 * exposure.targetSeconds) return 'critical';
   if (exposure.exposureSeconds > exposure.targetSeconds) return 'warning';
   return 'ok';
+}
+
+/** The alert condition of the exposure (one name for monitoring and shipping: one alert state). */
+export const RPO_EXPOSURE_CONDITION = 'rpo-exposure';
+
+/**
+ * The `rpo-exposure` evaluation: warning over the target, critical over three times it, resolved
+ * when back under. The hourly monitor and every WAL shipping run evaluate it the same way, into the
+ * same alert state, so it is raised within a shipping interval and deduplicated between the two.
+ * Undefined when there is no figure (no WAL archived yet): the alert state then stays as it was.
+ */
+export function rpoExposureEvaluation(exposure: RpoExposure, targetSeconds = exposure.targetSeconds): Evaluation | undefined {
+  if (exposure.exposureSeconds === undefined) return undefined;
+  const r = { ...exposure, targetSeconds };
+  const state = exposureSeverity(r);
+  const since = r.newestShipped ? `the newest off-site WAL ${r.newestShipped} was archived at ${r.newestShippedArchivedAt}` : 'no WAL has been shipped off-site yet';
+  const unreachable = r.offsiteUnreachable ? ` (the off-site store does not answer: ${r.offsiteUnreachable}; newest off-site WAL as last listed)` : '';
+  return {
+    condition: RPO_EXPOSURE_CONDITION,
+    severity: state === 'critical' ? 'critical' : 'warning',
+    firing: state !== 'ok',
+    summary: `RPO exposure ${r.exposureSeconds} s against a target of ${r.targetSeconds} s (${state === 'ok' ? 'met' : state === 'critical' ? 'over three times the target' : 'over the target'}): ${r.basis === 'caught-up' ? 'everything written is off-site' : since}${unreachable}`,
+    details: {
+      exposureSeconds: r.exposureSeconds, targetSeconds: r.targetSeconds, basis: r.basis, newestShipped: r.newestShipped ?? null, newestShippedArchivedAt: r.newestShippedArchivedAt ?? null,
+      ...(r.offsiteUnreachable ? { offsiteUnreachable: r.offsiteUnreachable } : {}),
+    },
+  };
 }
