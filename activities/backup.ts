@@ -6,14 +6,15 @@
  *  dumpGlobals / dumpDatabase / takeBaseBackup  (backup host)  write one artifact each
  *  recordBackup          (backup host)  write `<artifact>.metadata.json`, last
  *  uploadArtifact        (backup host)  resumable multipart upload, verified, metadata object last
+ *  writeRunLog           (backup host)  the seed's `$BACKUP_ROOT/logs/backup-<stamp>.log`: what ran, how long, result
  */
 import { Context } from '@temporalio/activity';
 import { withHeartbeats } from './heartbeat';
 import { uploadWithMetadata, type UploadResultSummary } from './upload';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMetadata, type ArtifactMetadata, type BaseMetadata, type GlobalsMetadata, type LogicalMetadata, type TableFacts } from '../lib/catalog/metadata';
-import { baseBackupKey, globalsKey, logicalBackupKey, metadataKey, type Encoding, type Tier } from '../lib/catalog/names';
+import { baseBackupKey, globalsKey, logicalBackupKey, metadataKey, parseStamp, RUN_LOG_PATTERN, runLogKey, type Encoding, type Tier } from '../lib/catalog/names';
 import type { EncryptionKey } from '../lib/crypto/openpgp';
 import type { Deps } from '../lib/deps';
 import type { PostgresTarget } from '../lib/restore/load';
@@ -69,6 +70,39 @@ export interface ArtifactRecord {
 }
 
 export type { UploadResultSummary } from './upload';
+
+/** One backup run, as its run log records it. */
+export interface RunLogInput {
+  /** The backup's stamp (its file names'), or the run's start when it failed before choosing one. */
+  stamp: string;
+  /** `backupDatabase daily`, `backupBase`, ... */
+  what: string;
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  /** What it made, one line each (keys, sizes, off-site copies); on failure, the reason. */
+  lines: string[];
+}
+
+/** `[2025-10-17 02:00:07] message`: the shell scripts' log line. */
+const logLine = (at: string, message: string): string => `[${at.slice(0, 10)} ${at.slice(11, 19)}] ${message}\n`;
+
+/** The run log's text: start, what was made, result with its duration. Pure. */
+export function formatRunLog(run: RunLogInput): string {
+  const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
+  return [
+    logLine(run.startedAt, `START ${run.what} (workflow ${run.workflowId}, run ${run.runId})`),
+    ...run.lines.map((l) => logLine(run.finishedAt, `  ${l}`)),
+    logLine(run.finishedAt, `${run.ok ? 'OK' : 'FAILED'} ${run.what} in ${seconds.toFixed(1)} s`),
+  ].join('');
+}
+
+/** Run logs are kept as long as the longest-lived tier's backups can be (RETENTION_MONTHLY months), by the stamp in their name. */
+export function runLogMaxAgeDays(retention: { daily: number; weekly: number; monthly: number }): number {
+  return Math.max(retention.daily, retention.weekly * 7, retention.monthly * 31);
+}
 
 const PARTIAL_MAX_AGE_MS = 6 * 3600 * 1000;
 
@@ -235,6 +269,34 @@ export function createBackupActivities({ config, logger, stores, keys }: Pick<De
       const result = await uploadWithMetadata(config, stores.offsite(), { file: local.pathOf(input.key), key: input.key, sha256: metadata.sha256, bytes: metadata.bytes, metadataKey: metadataKey(input.key), metadataBody });
       logger.info({ key: input.key, parts: result.parts, resumedParts: result.resumedParts, alreadyPresent: result.alreadyPresent }, 'artifact uploaded');
       return result;
+    },
+
+    /**
+     * Append this run's block to `$BACKUP_ROOT/logs/backup-<stamp>.log` (appended and fsynced: two
+     * runs of the same second share the file), then remove run logs older than runLogMaxAgeDays.
+     */
+    async writeRunLog(input: RunLogInput): Promise<{ path: string; pruned: string[] }> {
+      const path = local.pathOf(runLogKey(input.stamp));
+      const dir = join(config.backupRoot, 'logs');
+      mkdirSync(dir, { recursive: true });
+      const fd = openSync(path, 'a', 0o640);
+      try {
+        writeSync(fd, formatRunLog(input));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      const cutoff = Date.now() - runLogMaxAgeDays(config.retention) * 86_400_000;
+      const pruned: string[] = [];
+      for (const name of readdirSync(dir)) {
+        const stamp = RUN_LOG_PATTERN.exec(name)?.[1];
+        const at = stamp ? parseStamp(stamp) : undefined;
+        if (!at || at.getTime() >= cutoff) continue;
+        rmSync(join(dir, name), { force: true });
+        pruned.push(name);
+      }
+      if (pruned.length) logger.info({ pruned }, 'old run logs removed');
+      return { path, pruned };
     },
   };
 }

@@ -12,9 +12,11 @@ import { withFailureMapping } from './failure';
 import { createHealthActivities } from './health';
 import { createMinioActivities } from './minio';
 import { createPitrActivities } from './pitr';
+import { createRepairActivities } from './repair';
 import { createMonitorActivities } from './monitor';
 import { createNotifyActivities } from './notify';
 import { createRestoreActivities } from './restore';
+import { createRestoreGlobalsActivities } from './restore-globals';
 import { createRetentionActivities } from './retention';
 import { createStatusActivities } from './status';
 import { createVerifyActivities } from './verify';
@@ -30,7 +32,9 @@ export function createActivities(deps: Deps) {
       ...createWalActivities(deps),
       ...createPitrActivities(deps),
       ...createRestoreActivities(deps),
+      ...createRestoreGlobalsActivities(deps),
       ...createVerifyActivities(deps),
+      ...createRepairActivities(deps),
       ...createMinioActivities(deps),
       ...createNotifyActivities(deps),
       ...createRetentionActivities(deps),

@@ -6,11 +6,10 @@
  * `evaluateAlerts` turns monitoring evaluations into triggers and resolves (deduplicated).
  */
 import { Context } from '@temporalio/activity';
-import { join } from 'node:path';
 import type { Deps } from '../lib/deps';
 import { isLifeboatError } from '../lib/errors';
 import { recordAlert, type Alert, type DeliveryResult } from '../lib/notify/alert';
-import { alertTransitions, readAlertState, writeAlertState, type Evaluation } from '../lib/notify/state';
+import { alertStatePath, updateAlertState, type Evaluation } from '../lib/notify/state';
 
 export function createNotifyActivities(deps: Pick<Deps, 'config' | 'logger' | 'notifier'>) {
   const { config, notifier } = deps;
@@ -42,10 +41,7 @@ export function createNotifyActivities(deps: Pick<Deps, 'config' | 'logger' | 'n
     },
 
     async evaluateAlerts(input: { evaluations: Evaluation[] }): Promise<Alert[]> {
-      const path = join(config.backupRoot, 'metrics', 'alert-state.json');
-      const { send, next } = alertTransitions(await readAlertState(path), input.evaluations, new Date());
-      writeAlertState(path, next);
-      return send;
+      return updateAlertState(alertStatePath(config.backupRoot), input.evaluations);
     },
   };
 }

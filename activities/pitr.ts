@@ -13,13 +13,12 @@
 import { Context } from '@temporalio/activity';
 import { createServer } from 'node:net';
 import { relative, resolve, sep } from 'node:path';
-import { readBaseBackups } from '../lib/catalog/catalog';
 import { walArchiveDir } from '../lib/catalog/paths';
-import { archivedSegmentSize, listArchivedWal } from '../lib/catalog/wal';
 import type { Deps } from '../lib/deps';
 import { BackupNotFound, ChecksumMismatch, InputInvalid } from '../lib/errors';
 import { inspectCluster, postmasterPid, startCluster, waitForRecovery, type DatabaseContents, type RecoveryProgress } from '../lib/pitr/cluster';
-import { assertRecoverable, choosePitrPlan } from '../lib/pitr/plan';
+import { planRecovery } from '../lib/pitr/plan-recovery';
+import { discardFailedRun, listRecoveredClusters, removeRecoveredCluster, type RecoveredCluster } from '../lib/pitr/recovered-clusters';
 import { expandRun, segmentRuns, type SegmentRun } from '../lib/pitr/segments';
 import { parseTargetTime, type PitrTarget } from '../lib/pitr/target-time';
 import {
@@ -130,20 +129,24 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
      * that does not reach the target yet, or a taken port all fail here, non-retryably, with nothing
      * created. Read-only.
      */
-    async planPointInTimeRecovery(input: { targetTime: string; port?: number; source?: CopySource }): Promise<PitrPlanSummary> {
+    async planPointInTimeRecovery(input: { targetTime: string; port?: number; source?: CopySource; base?: string }): Promise<PitrPlanSummary> {
       const target = parseTargetTime(String(input.targetTime ?? ''), config.restore.timeZone, new Date());
       const port = input.port ?? config.restore.port;
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputInvalid('--port', `must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
       const source = input.source ?? 'auto';
       if (source === 'remote' && !stores.remote) throw new InputInvalid('source', 'remote asked for, but no off-site store is configured', 'set REMOTE_STORAGE=true and S3_*, or use source local or auto');
+      if (input.base !== undefined && (typeof input.base !== 'string' || input.base.trim() === '')) throw new InputInvalid('base', 'must name a base backup (its key, e.g. base/20251017-020000/base.tar.zst.gpg)');
+      // A named base backup, resolved as `restore` resolves names (key, file name or path under BACKUP_ROOT).
+      const named = input.base !== undefined ? await locateBackup(input.base, local, stores.remote) : undefined;
+      if (named && named.metadata.kind !== 'base') {
+        throw new InputInvalid('base', `${named.key} is a ${named.metadata.kind} backup, not a base backup: point-in-time recovery starts from a base backup`, 'name a base backup (base/<stamp>/...) from `lifeboat restore --list`, or leave it out');
+      }
+      const baseKey = named?.key;
       // source picks the copies read: BACKUP_ROOT and the local WAL archive, the off-site store, or both.
-      const localStore = source === 'remote' ? undefined : local;
-      const localWal = source === 'remote' ? undefined : archiveDir;
-      const remote = source === 'local' ? undefined : stores.remote;
-      const [{ bases, copies }, { files, localNames }] = await Promise.all([readBaseBackups(localStore, remote), listArchivedWal(localWal, remote)]);
-      const segmentSize = await archivedSegmentSize(archiveDir, localNames);
-      const plan = choosePitrPlan({ target, bases, wal: files, segmentSize });
-      assertRecoverable(plan);
+      const { plan, copies, segmentSize } = await planRecovery({
+        config, local, remote: stores.remote, archiveDir, target, source, ...(baseKey !== undefined ? { baseKey } : {}),
+        privateKeys: () => keyRing.privateKeys(), waldumpPath: (major) => pgTools.path('pg_waldump', major), signal: Context.current().cancellationSignal,
+      });
       if (!(await portFree(port))) {
         throw new InputInvalid('--port', `port ${port} on 127.0.0.1 is in use`, 'choose a free port with --port, or set RESTORE_PORT');
       }
@@ -280,6 +283,29 @@ export function createPitrActivities({ config, logger, stores, keys: keyRing, pg
           ...(totalTables <= 200 ? { tableRows: d.tables } : {}),
         })),
       };
+    },
+
+    /**
+     * After a failed recover or verify step: stop the cluster and remove its data, keep the log and
+     * the marker (with the error) so `lifeboat pitr list` shows the run as failed. Idempotent.
+     */
+    async discardFailedRecovery(input: { dataDir: string; runId: string; error: string }): Promise<{ freedBytes: number }> {
+      const paths = pathsOf(input.dataDir);
+      const out = await discardFailedRun(paths, input.runId, String(input.error ?? ''), (major) => pgTools.path('pg_ctl', major));
+      logger.info({ runDir: paths.runDir, freedBytes: out.freedBytes }, 'pitr failed run discarded');
+      return out;
+    },
+
+    /** The recovered clusters under RESTORE_DATA_ROOT, with state and size. Read-only. */
+    async listRecoveryRuns(): Promise<RecoveredCluster[]> {
+      return listRecoveredClusters(config.restore.dataRoot);
+    },
+
+    /** Stop (pg_ctl as the cluster's OS user) and delete one recovered cluster. */
+    async removeRecoveryRun(input: { id: string }): Promise<{ id: string; wasRunning: boolean; freedBytes: number; port: number | null }> {
+      const out = await removeRecoveredCluster(config.restore.dataRoot, input.id, (major) => pgTools.path('pg_ctl', major));
+      logger.info(out, 'pitr cluster removed');
+      return out;
     },
   };
 }

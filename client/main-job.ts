@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config/load';
-import { describeBaseBackup, describeDatabaseBackup, startBackupBase, startBackupDatabase } from './commands/backup';
+import { describeBaseBackup, describeDatabaseBackup, shipWalLabel, startBackupBase, startBackupDatabase } from './commands/backup';
 import { describeConfigBackup, startBackupConfigFiles } from './commands/config-files';
 import { formatHealth, runHealthWorkflow } from './commands/health';
 import { describeMinioBackup, describeMinioMirror, startMinioBackup, startMinioMirror } from './commands/minio';
@@ -22,7 +22,10 @@ import { recoverySeconds } from '../lib/dr/drills';
 import type { DrReport } from '../lib/dr/report';
 import { formatStamp } from '../lib/catalog/names';
 import { switchWalAndWaitArchived } from '../lib/postgres/switch-wal';
-import { lifeboatSearchAttributes } from './search-attributes';
+import { startedByThisProcess, uiStartOptions } from './start-options';
+
+/** Who the UI says started the main job's runs. */
+const MAIN_JOB = (): string => `${startedByThisProcess()}: the main job (\`npm start\`)`;
 
 export interface MainJobContext {
   client: Client;
@@ -42,7 +45,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
   {
     name: 'health',
     async run(ctx) {
-      const report = await runHealthWorkflow(ctx.client, ctx.config, ctx.taskQueue, ctx.hostTaskQueue);
+      const report = await runHealthWorkflow(ctx.client, ctx.config, ctx.taskQueue, ctx.hostTaskQueue, undefined, MAIN_JOB());
       return `health workflow ${report.workflowId} completed\n${formatHealth(report).replace(/^/gm, '    ').trimEnd()}`;
     },
   },
@@ -56,7 +59,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
   {
     name: 'daily backup',
     async run(ctx) {
-      const handle = await startBackupDatabase(ctx.client, ctx.config, 'daily', { taskQueue: ctx.taskQueue });
+      const handle = await startBackupDatabase(ctx.client, ctx.config, 'daily', { taskQueue: ctx.taskQueue, startedBy: MAIN_JOB() });
       const result = await handle.result();
       ctx.made.dailyBackup = result.key;
       return `${handle.workflowId}: ${describeDatabaseBackup(result)}`;
@@ -65,7 +68,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
   {
     name: 'base backup',
     async run(ctx) {
-      const handle = await startBackupBase(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      const handle = await startBackupBase(ctx.client, ctx.config, { taskQueue: ctx.taskQueue, startedBy: MAIN_JOB() });
       return `${handle.workflowId}: ${describeBaseBackup(await handle.result())}`;
     },
   },
@@ -96,7 +99,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
   {
     name: 'config backup',
     async run(ctx) {
-      const handle = await startBackupConfigFiles(ctx.client, ctx.config, { taskQueue: ctx.taskQueue });
+      const handle = await startBackupConfigFiles(ctx.client, ctx.config, { taskQueue: ctx.taskQueue, startedBy: MAIN_JOB() });
       return `${handle.workflowId}: ${describeConfigBackup(await handle.result())}`;
     },
   },
@@ -107,7 +110,7 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     async run(ctx) {
       const switched = await switchWalAndWaitArchived(ctx.config.db);
       const workflowId = `ship-wal-main-${formatStamp(new Date())}`;
-      const result = await ctx.client.workflow.execute(shipWal, { taskQueue: ctx.taskQueue, workflowId, args: [{}] });
+      const result = await ctx.client.workflow.execute(shipWal, { taskQueue: ctx.taskQueue, workflowId, args: [{}], ...(await shipWalLabel(ctx.client, MAIN_JOB())) });
       return `segment ${switched.segment} archived in ${switched.seconds.toFixed(1)} s; ${workflowId}: ${result.shipped.length} WAL files shipped off-site, ${result.backlog.pendingCount} left`;
     },
   },
@@ -115,7 +118,18 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
     // After every backup of the cycle, so the metrics and alerts include them (the drill follows).
     name: 'monitor',
     async run(ctx) {
-      const result = await ctx.client.workflow.execute(monitorBackups, { taskQueue: ctx.taskQueue, workflowId: `monitor-backups-main-${Date.now()}`, args: [{}] });
+      const result = await ctx.client.workflow.execute(monitorBackups, {
+        taskQueue: ctx.taskQueue,
+        workflowId: `monitor-backups-main-${Date.now()}`,
+        args: [{}],
+        ...(await uiStartOptions(ctx.client, {
+          kind: 'monitor',
+          summary: 'Backup monitoring: metrics and alerts',
+          what: 'The seed\'s `monitor-backups.sh`: facts from the backup host and Temporal, the seed\'s metrics JSON, one evaluation per condition, alerts for what started or cleared.',
+          show: 'lifeboat status',
+          startedBy: MAIN_JOB(),
+        })),
+      });
       const firing = result.firing.map((e) => `${e.severity} ${e.condition}`).join(', ');
       return `metrics ${result.metricsFile}: ${JSON.stringify(result.metrics.metrics)}${firing ? `; firing: ${firing}` : '; no alert firing'}`;
     },
@@ -127,7 +141,14 @@ export const MAIN_JOB_STEPS: MainJobStep[] = [
         taskQueue: ctx.taskQueue,
         workflowId: `dr-drill-main-${formatStamp(new Date())}`,
         args: [{ mode: 'drill', autoApprove: true, declaredBy: 'npm start', reason: 'demo drill' }],
-        typedSearchAttributes: await lifeboatSearchAttributes(ctx.client, { LifeboatKind: 'dr-drill', LifeboatDatabase: ctx.config.db.name }),
+        ...(await uiStartOptions(ctx.client, {
+          kind: 'dr-drill',
+          summary: `DR drill of ${ctx.config.db.name}: the ten-step runbook into its own environment`,
+          what: 'The disaster-recovery runbook end to end from the off-site copies into a drill environment, DNS gate approved automatically, cleaned up afterwards; measures the RTO.',
+          show: 'lifeboat dr list',
+          attributes: { LifeboatDatabase: ctx.config.db.name },
+          startedBy: MAIN_JOB(),
+        })),
       });
       const report = await handle.result();
       if (report.outcome !== 'recovered') throw new Error(`drill ${handle.workflowId} ${report.outcome}: ${report.error ?? 'see its report'}`);

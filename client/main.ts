@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { LIFEBOAT_VERSION } from '../lib/version';
-import type { CommandSpec } from './command-table';
+import { GROUP_DESCRIPTIONS, type CommandSpec } from './command-table';
 import { backupCommands } from './commands/backup';
 import { configCommands } from './commands/config';
 import { configFileCommands } from './commands/config-files';
@@ -16,16 +16,19 @@ import { auditCommands } from './commands/audit';
 import { healthCommands } from './commands/health';
 import { drCommands } from './commands/dr';
 import { minioCommands } from './commands/minio';
+import { pitrCommands } from './commands/pitr';
 import { maintenanceCommands } from './commands/maintenance';
+import { repairCommands } from './commands/repair';
 import { restoreCommands } from './commands/restore';
 import { scheduleCommands } from './commands/schedules';
 import { stackCommands } from './commands/stack';
 import { statusCommands } from './commands/status';
 import { startCommands } from './commands/start';
+import { temporalCommands } from './commands/temporal';
 import { workerCommands } from './commands/worker';
 import { describeError, EXIT, exitCodeFor } from './exit-codes';
 
-export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands, ...auditCommands, ...statusCommands];
+export const COMMANDS: CommandSpec[] = [...startCommands, ...backupCommands, ...restoreCommands, ...pitrCommands, ...repairCommands, ...drCommands, ...minioCommands, ...scheduleCommands, ...maintenanceCommands, ...stackCommands, ...workerCommands, ...healthCommands, ...configCommands, ...configFileCommands, ...auditCommands, ...statusCommands, ...temporalCommands];
 
 export function buildProgram(commands: CommandSpec[], setExit: (code: number) => void): Command {
   const program = new Command('lifeboat')
@@ -40,16 +43,20 @@ export function buildProgram(commands: CommandSpec[], setExit: (code: number) =>
   for (const spec of commands) {
     const words = spec.name.split(' ');
     let parent = program;
-    for (const word of words.slice(0, -1)) {
+    for (const [depth, word] of words.slice(0, -1).entries()) {
       const key = `${parent.name()}/${word}`;
       let group = groups.get(key) ?? parent.commands.find((c) => c.name() === word)?.enablePositionalOptions();
       if (!group) {
         group = parent.command(word).exitOverride();
         groups.set(key, group);
       }
+      if (!group.description()) {
+        group.description(GROUP_DESCRIPTIONS[words.slice(0, depth + 1).join(' ')] ?? '');
+      }
       parent = group;
     }
     const cmd = parent.command(words[words.length - 1]!).description(spec.summary).exitOverride();
+    if (spec.passThrough) cmd.helpOption(false).allowUnknownOption().allowExcessArguments().passThroughOptions();
     for (const arg of spec.args ?? []) {
       const name = `${arg.name}${arg.variadic ? '...' : ''}`;
       cmd.argument(arg.optional ? `[${name}]` : `<${name}>`, arg.description);

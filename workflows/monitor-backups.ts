@@ -6,7 +6,7 @@
  * metrics, and send alerts for conditions that started or cleared (deduplicated; a resolve when a
  * condition clears).
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { evaluateMonitor, seedMetrics, type SeedMetrics, type Thresholds } from '../lib/monitor/evaluate';
 import type { Evaluation } from '../lib/notify/state';
@@ -29,18 +29,22 @@ export async function monitorBackups(_input: MonitorBackupsInput = {}): Promise<
   const target = await planning.describeMonitoring();
   const host = proxyActivities<Activities>(LOCAL(target.backupHostTaskQueue));
   // 1. Facts from the backup host and from Temporal's visibility.
+  setCurrentDetails(`**1 collect** facts on \`${target.backupHostTaskQueue}\` and from Temporal's visibility`);
   const facts = await host.collectMonitorFacts();
   // 2. The seed's metrics JSON and the evaluations, in pure code.
   const metrics = seedMetrics(facts);
   const evaluations = evaluateMonitor(facts, target.thresholds);
   const { file } = await host.writeMetrics({ metrics, facts });
   // 3. Alerts for what started or cleared since the last run.
+  const firing = evaluations.filter((e) => e.firing);
+  setCurrentDetails(`**2 alerts**: ${firing.length ? `firing: ${firing.map((e) => `${e.severity} ${e.condition}`).join(', ')}` : 'nothing firing'}`);
   const transitions = await host.evaluateAlerts({ evaluations });
   for (const alert of transitions) await raiseAlert(target.backupHostTaskQueue, alert);
+  setCurrentDetails(`**done**: metrics in \`${file}\`; ${firing.length} condition(s) firing, ${transitions.length} alert(s) sent`);
   return {
     metrics,
     metricsFile: file,
-    firing: evaluations.filter((e) => e.firing),
+    firing,
     sent: transitions.map((a) => ({ condition: a.condition, resolved: Boolean(a.resolved), severity: a.severity })),
   };
 }

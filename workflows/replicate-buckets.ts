@@ -48,6 +48,7 @@ export async function replicateBuckets(input: ReplicateBucketsInput = {}): Promi
   // 2. An incremental mirror per bucket (deletions as MIRROR_DELETE says); its pending changes are the lag.
   const results: BucketReplication[] = [];
   for (const bucket of target.buckets) {
+    setCurrentDetails(`**replicate** \`${bucket}\` (${results.length + 1} of ${target.buckets.length}): source -> backup MinIO`);
     const r = await copy.mirrorBucket({ bucket, direction: 'backup', delete: target.mirrorDelete });
     results.push({ bucket, copied: r.copied, deleted: r.deleted, sourceObjects: r.sourceObjects, bytesCopied: r.bytesCopied, ...r.lag });
   }

@@ -10,12 +10,12 @@
  * (with their times, which the result's `stageSeconds` reports too); `plan` shows the plan.
  */
 import {
-  ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
+  ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import { checkSource, invalidInput } from './failures';
 import type { CopySource } from '../lib/restore/fetch';
 import type { Activities } from '../activities';
-import type { PitrPlanSummary, RecoveryPoint, VerifiedCluster } from '../activities/pitr';
+import type { PitrPlanSummary, PreparedRecovery, RecoveryPoint, VerifiedCluster } from '../activities/pitr';
 import { formatStamp } from '../lib/catalog/names';
 import { LOCAL, QUICK, STREAMING } from './options';
 import { errorLine, StepTracker } from './step-tracker';
@@ -26,6 +26,12 @@ export interface RestorePointInTimeInput {
    * `latest`: to the end of the archived WAL (the DR runbook's default).
    */
   targetTime: string;
+  /**
+   * The base backup to recover from (its key, file name or path under BACKUP_ROOT, as `restore`
+   * takes it); default: the newest one finished at or before the target. Refused, before anything
+   * is created, when it is not a base backup, cannot be read from `source`, or finished after the target.
+   */
+  base?: string;
   /** Port of the recovered cluster on 127.0.0.1; default RESTORE_PORT. Same as target.postgres.port. */
   port?: number;
   /**
@@ -121,6 +127,8 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
   setHandler(planQuery, () => plan);
   steps.start('plan');
   show({ stage: 'planning' });
+  let prepared: PreparedRecovery | undefined;
+  let cleanup: ReturnType<typeof proxyActivities<Activities>> | undefined;
 
   try {
     // 0. Refuse malformed input before anything runs.
@@ -130,17 +138,24 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     if (input.port !== undefined && (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)) {
       invalid(`--port: must be a TCP port between 1 and 65535 (got ${JSON.stringify(input.port)})`);
     }
+    if (input.base !== undefined && (typeof input.base !== 'string' || input.base.trim() === '')) {
+      invalid('base: must name a base backup, e.g. base/20251017-020000/base.tar.zst.gpg (or be left out for the newest before the target)');
+    }
     const source = checkSource(input.source);
     const port = checkRecoveryTarget(input.target, input.port);
     const target = await planning.describeBackupTarget();
     const hostPlan = proxyActivities<Activities>(PLAN(target.backupHostTaskQueue));
     const host = proxyActivities<Activities>(STREAMING(target.backupHostTaskQueue));
+    cleanup = host;
     const recover = proxyActivities<Activities>(RECOVER(target.backupHostTaskQueue));
     const verify = proxyActivities<Activities>(VERIFY(target.backupHostTaskQueue));
 
-    // 1. Plan, read-only: parse the time, choose the newest base backup finished before it, check
-    //    the WAL is continuous from its start LSN past the target, check the port is free.
-    plan = await hostPlan.planPointInTimeRecovery({ targetTime: input.targetTime, ...(port !== undefined ? { port } : {}), ...(source ? { source } : {}) }).catch((e: unknown) => {
+    // 1. Plan, read-only: parse the time, choose the named base backup or the newest one finished
+    //    before it, check the WAL is continuous from its start LSN and holds a transaction that ended
+    //    after the target (else recovery would stop short), check the port is free.
+    plan = await hostPlan.planPointInTimeRecovery({
+      targetTime: input.targetTime, ...(input.base !== undefined ? { base: input.base } : {}), ...(port !== undefined ? { port } : {}), ...(source ? { source } : {}),
+    }).catch((e: unknown) => {
       throw asRefusal(e);
     });
     steps.done('plan', `base backup ${plan.base.key}, ${plan.segmentCount} WAL segments`);
@@ -149,7 +164,7 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
 
     // 2. A new data directory: verified base backup streamed into tar as the postgres user, WAL that
     //    is only on S3 fetched, restore_command / recovery_target_time / promote, recovery.signal.
-    const prepared = await host.prepareRecoveryDataDir({ plan, stamp, workflowId, runId });
+    prepared = await host.prepareRecoveryDataDir({ plan, stamp, workflowId, runId });
     steps.done('prepare', prepared.dataDir);
     steps.start('recover', `port ${prepared.port}`);
     show({ stage: 'recovering', dataDir: prepared.dataDir });
@@ -187,6 +202,14 @@ export async function restorePointInTime(input: RestorePointInTimeInput): Promis
     };
   } catch (error) {
     steps.failRunning(errorLine(error));
+    // A cluster that failed to recover or verify is of no use, and a failed run held ~240 MB: stop it
+    // and remove its data, keeping the log and marker (`lifeboat pitr list` shows it as failed,
+    // `lifeboat pitr remove` deletes the rest). Patched: older histories failed without this step.
+    const discard = cleanup;
+    if (prepared && discard && patched('pitr-discard-failed-cluster')) {
+      const failed = prepared;
+      await CancellationScope.nonCancellable(() => discard.discardFailedRecovery({ dataDir: failed.dataDir, runId, error: errorLine(error) })).catch(() => undefined);
+    }
     show({ stage: 'failed', error: errorLine(error) });
     throw error;
   }

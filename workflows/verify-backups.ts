@@ -6,15 +6,18 @@
  * local WAL archive (size and page header of each segment, sha256 where recorded) and the MinIO
  * snapshots (their tar listing against the manifest). `latest` covers the newest of each kind. One
  * result per artifact with reasons; each is recorded beside it (per copy), each failure raised
- * through `notify`.
+ * through `notify`. A backup with one bad copy and one good one is repaired from the good one
+ * (repairBackup, as a child) and the alert says what was repaired.
  */
-import { executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ChildWorkflowFailure, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { VerifyTarget } from '../activities/verify';
-import type { VerificationResult } from '../lib/verify/artifact';
+import type { RepairOutcome, VerificationResult } from '../lib/verify/artifact';
+import { repairableCopy } from '../lib/verify/repair';
 import { raiseAlert } from './alerting';
 import { LOCAL, QUICK, STREAMING } from './options';
+import { repairBackup } from './repair-backup';
 import { restoreDatabase } from './restore-database';
 
 export interface VerifyBackupsInput {
@@ -23,11 +26,20 @@ export interface VerifyBackupsInput {
   backup?: string;
   /** Also test-restore database dumps into a temporary database. */
   restore?: boolean;
+  /**
+   * Repair a backup whose verification finds exactly one bad copy from the good one. Default: on for
+   * `latest` and `all` (the schedule, `verify --latest|--all`), off for `one` (an operator inspecting
+   * one backup, told to run `lifeboat repair`).
+   */
+  repair?: boolean;
 }
 
 export interface VerifyBackupsResult {
   verified: number;
+  /** Failed and not repaired. */
   failed: number;
+  /** Failed with one bad copy, repaired from the good one (absent when none). */
+  repaired?: number;
   results: VerificationResult[];
 }
 
@@ -39,6 +51,7 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
     throw invalidInput(`scope: must be latest, all or one (got ${JSON.stringify(input?.scope)})`);
   }
   if (input.scope === 'one' && !input.backup) throw invalidInput('backup: required with scope "one"');
+  const repair = input.repair ?? input.scope !== 'one';
   const backupTarget = await planning.describeBackupTarget();
   const host = proxyActivities<Activities>(STREAMING(backupTarget.backupHostTaskQueue));
   const hostLocal = proxyActivities<Activities>(LOCAL(backupTarget.backupHostTaskQueue));
@@ -69,13 +82,38 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
       }
     }
     result.ok = result.checks.every((c) => c.ok);
-    // 4. Record it (merged per copy) where the listings and monitoring read it; raise failures.
+    // 4. Record it (merged per copy) where the listings and monitoring read it.
     await hostLocal.recordVerification({ result });
-    if (!result.ok) {
-      const reasons = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      await raiseAlert(backupTarget.backupHostTaskQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}`, details: { key, checks: result.checks } });
+    const reasons = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    // 5. One copy bad, the other good: repair it from the good one and say what was repaired
+    //    (runs from before repairs existed raise the failure alone).
+    const badCopy = !result.ok && target.kind === 'backup' ? repairableCopy(result.checks) : undefined;
+    if (badCopy && repair && patched('verify-repairs')) {
+      result.repair = await repairCopy(key, results.length, backupTarget.backupHostTaskQueue, reasons);
+    } else if (!result.ok) {
+      const hint = badCopy ? `; the ${badCopy === 'local' ? 'remote' : 'local'} copy is good: \`lifeboat repair ${key}\` replaces the ${badCopy} one` : '';
+      await raiseAlert(backupTarget.backupHostTaskQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}${hint}`, details: { key, checks: result.checks } });
     }
     results.push(result);
   }
-  return { verified: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length, results };
+  const repaired = results.filter((r) => r.repair?.ok).length;
+  return { verified: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok && !r.repair?.ok).length, ...(repaired > 0 ? { repaired } : {}), results };
+}
+
+/**
+ * Replace the bad copy of `key` from its good one (the repairBackup runbook as a child, which checks
+ * the good copy's sha256 against the metadata first) and raise an alert saying what was repaired,
+ * or, when the repair fails, the verification failure with the repair's reason.
+ */
+async function repairCopy(key: string, index: number, alertQueue: string, reasons: string[]): Promise<RepairOutcome> {
+  try {
+    const repaired = await executeChild(repairBackup, { args: [{ backup: key }], workflowId: `${workflowInfo().workflowId}-repair-${index}` });
+    const outcome: RepairOutcome = { ok: true, copy: repaired.copy, from: repaired.from, detail: repaired.summary };
+    await raiseAlert(alertQueue, { severity: 'warning', condition: `repair:${key}`, summary: `backup ${key} failed verification (${reasons.join('; ')}); repaired: ${repaired.summary}`, details: { key, ...outcome } });
+    return outcome;
+  } catch (error) {
+    const detail = error instanceof ChildWorkflowFailure && error.cause ? error.cause.message : error instanceof Error ? error.message : String(error);
+    await raiseAlert(alertQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}; repair failed: ${detail}`, details: { key, repair: detail } });
+    return { ok: false, detail };
+  }
 }

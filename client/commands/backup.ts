@@ -23,27 +23,54 @@ import type { CommandSpec } from '../command-table';
 import { loadCliContext, withClient } from '../context';
 import { backupDurationSeconds, formatAge, formatBytes, formatDuration, printJson, startedJson, table } from '../format';
 import { awaitResult, requireWorkers } from '../progress';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { uiStartOptions, type UiLabel } from '../start-options';
+import { temporalHint } from './temporal';
 import { runWalCli } from '../wal-cli';
 
 const stampNow = (): string => formatStamp(new Date());
 
-export async function startBackupDatabase(client: Client, config: Config, tier: Tier, options: { format?: 'plain' | 'custom'; taskQueue?: string } = {}) {
+export async function startBackupDatabase(client: Client, config: Config, tier: Tier, options: { format?: 'plain' | 'custom'; taskQueue?: string; startedBy?: string } = {}) {
   return client.workflow.start(backupDatabase, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `backup-postgres-${tier}-${stampNow()}`,
     args: [{ tier, ...(options.format ? { format: options.format } : {}) }],
-    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'backup', LifeboatTier: tier, LifeboatDatabase: config.db.name }),
+    ...(await uiStartOptions(client, {
+      kind: 'backup',
+      summary: `PostgreSQL ${tier} backup of ${config.db.name}`,
+      what: `The seed's \`postgres-backup.sh ${tier}\`: roles and tablespaces (\`pg_dumpall --globals-only\`), then \`${config.db.name}\` (\`pg_dump\`), each recorded with its checksum and copied off-site. The backup key is added to the memo and to LifeboatBackupId once the dump is named.`,
+      show: `lifeboat backups list`,
+      attributes: { LifeboatTier: tier, LifeboatDatabase: config.db.name },
+      startedBy: options.startedBy,
+    })),
   });
 }
 
-export async function startBackupBase(client: Client, config: Config, options: { taskQueue?: string } = {}) {
+export async function startBackupBase(client: Client, config: Config, options: { taskQueue?: string; startedBy?: string } = {}) {
   return client.workflow.start(backupBase, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `backup-base-${stampNow()}`,
     args: [{}],
-    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'base-backup', LifeboatDatabase: config.db.name }),
+    ...(await uiStartOptions(client, {
+      kind: 'base-backup',
+      summary: `Base backup (pg_basebackup) of ${config.db.host}:${config.db.port}`,
+      what: 'A physical base backup, the starting point of point-in-time recovery: streamed, compressed and encrypted into `base/<stamp>`, recorded with its LSNs and timeline, copied off-site, then the WAL archived so far is shipped.',
+      show: 'lifeboat backups list',
+      attributes: { LifeboatDatabase: config.db.name },
+      startedBy: options.startedBy,
+    })),
   });
+}
+
+/** The UI's label of a shipWal run started by hand or by the main job. */
+export async function shipWalLabel(client: Client, startedBy?: string) {
+  const label: UiLabel = {
+    kind: 'wal-ship',
+    summary: 'Ship archived WAL off-site',
+    what: 'Every WAL file archived under `$BACKUP_ROOT/wal-archive` and not yet off-site is uploaded, verified, oldest first; the backlog left is reported.',
+    show: 'lifeboat wal status',
+    startedBy,
+  };
+  return uiStartOptions(client, label);
 }
 
 export function describeDatabaseBackup(r: BackupDatabaseResult): string {
@@ -57,7 +84,7 @@ export function describeBaseBackup(r: BackupBaseResult): string {
 
 
 function uiLink(config: Config, workflowId: string): string {
-  return `workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})`;
+  return `workflow ${workflowId} (${temporalHint(config, `workflow show --workflow-id ${workflowId}`)})`;
 }
 
 export function catalogRows(entries: CatalogEntry[], backupRoot: string, now = Date.now()): string[][] {
@@ -180,7 +207,7 @@ export const backupCommands: CommandSpec[] = [
     async run(_args, opts) {
       return withClient(async (client, config) => {
         await requireWorkers(client, config.temporal.taskQueue);
-        const handle = await client.workflow.start(shipWal, { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}] });
+        const handle = await client.workflow.start(shipWal, { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}], ...(await shipWalLabel(client)) });
         (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
         const result = opts.wait ? await awaitResult(handle) : undefined;
         if (opts.json) printJson(startedJson(handle, result));

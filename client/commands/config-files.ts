@@ -13,17 +13,24 @@ import type { CommandSpec } from '../command-table';
 import { withClient } from '../context';
 import { formatBytes, printJson, startedJson } from '../format';
 import { awaitResult, requireWorkers } from '../progress';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { uiStartOptions } from '../start-options';
+import { temporalHint } from './temporal';
 import { parseSourceOption } from './restore';
 
 const stampNow = (): string => formatStamp(new Date());
 
-export async function startBackupConfigFiles(client: Client, config: Config, options: { taskQueue?: string } = {}) {
+export async function startBackupConfigFiles(client: Client, config: Config, options: { taskQueue?: string; startedBy?: string } = {}) {
   return client.workflow.start(backupConfigFiles, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `backup-config-${stampNow()}`,
     args: [{}],
-    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'config-backup' }),
+    ...(await uiStartOptions(client, {
+      kind: 'config-backup',
+      summary: `Configuration files backup (${config.configBackup.paths.length} path(s))`,
+      what: `The configured CONFIG_BACKUP_PATHS (${config.configBackup.paths.map((p) => `\`${p}\``).join(', ') || 'none'}) as one encrypted archive under \`config/\`, copied off-site; or an "unchanged" entry when nothing changed.`,
+      show: 'lifeboat backups list',
+      startedBy: options.startedBy,
+    })),
   });
 }
 
@@ -102,7 +109,17 @@ export const configFileCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `restore-config-${input.diff ? 'diff' : input.inPlace ? 'in-place' : 'new'}-${stampNow()}-${Math.random().toString(36).slice(2, 6)}`,
           args: [input],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'config-restore', ...(backup ? { LifeboatBackupId: backup } : {}) }),
+          ...(await uiStartOptions(client, {
+            kind: 'config-restore',
+            summary: `Configuration files ${input.diff ? 'compared with' : 'restored from'} ${backup ?? 'the newest backup'}${input.inPlace ? ' (in place, after approval)' : ''}`,
+            what: input.diff
+              ? 'The backup\'s files compared with the live ones (or those below the target): what differs is listed, nothing is written.'
+              : input.inPlace
+                ? 'The backup\'s files restored over the live ones, once the `approveInPlace` Update names the backup file.'
+                : `The backup's files restored below \`${input.targetDir ?? '?'}\` at their own paths.`,
+            show: 'lifeboat backups list',
+            ...(backup ? { backup } : {}),
+          })),
         });
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
         if (opts.wait === false) {
@@ -117,7 +134,7 @@ export const configFileCommands: CommandSpec[] = [
               process.stderr.write(`${state.differences ?? 0} live file(s) differ from ${state.backup}\n`);
               if (opts.confirm === undefined) {
                 const file = state.backup?.split('/').pop() ?? '';
-                process.stderr.write(`waiting for approval (rerun with --confirm ${file}, or send the Update): temporal workflow update execute --workflow-id ${handle.workflowId} --name ${approveInPlaceUpdate.name} --input '{"confirm":"${file}"}'\n`);
+                process.stderr.write(`waiting for approval (rerun with --confirm ${file}, or send the Update): ${temporalHint(config, `workflow update execute --workflow-id ${handle.workflowId} --name ${approveInPlaceUpdate.name} --input '{"confirm":"${file}"}'`)}\n`);
               } else {
                 process.stderr.write(`${await handle.executeUpdate(approveInPlaceUpdate, { args: [{ confirm: String(opts.confirm) }] })}\n`);
               }

@@ -11,19 +11,27 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../lib/config/load';
 import { declaredSchedules } from '../../lib/schedules/declared';
 import { namespaceRetentionSeconds, retentionWarning } from '../schedules';
+import { uiStartOptions } from '../start-options';
 
 /** The audit trail's retention check (issue 13): a warning line, or undefined when retention is long enough or unknown. */
 async function auditRetentionWarning(client: Client, config: Config): Promise<string | undefined> {
   const seconds = await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined);
-  return retentionWarning(seconds, declaredSchedules(config), config.temporal.namespace);
+  return retentionWarning(seconds, declaredSchedules(config), config.temporal.namespace, config.temporal.address);
 }
 
-export async function runHealthWorkflow(client: Client, config: Config, taskQueue = config.temporal.taskQueue, hostTaskQueue = config.temporal.hostTaskQueue, out?: NodeJS.WritableStream): Promise<HealthReport> {
+export async function runHealthWorkflow(client: Client, config: Config, taskQueue = config.temporal.taskQueue, hostTaskQueue = config.temporal.hostTaskQueue, out?: NodeJS.WritableStream, startedBy?: string): Promise<HealthReport> {
   const handle = await client.workflow.start(health, {
     taskQueue,
     workflowId: `health-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [{ hostTaskQueue }],
     workflowExecutionTimeout: '5 minutes',
+    ...(await uiStartOptions(client, {
+      kind: 'health',
+      summary: `Health check: PostgreSQL, both MinIO servers, BACKUP_ROOT on ${hostTaskQueue}`,
+      what: `The worker on \`${taskQueue}\` reaches PostgreSQL (${config.db.host}:${config.db.port}/${config.db.name}) and both MinIO servers; the one on \`${hostTaskQueue}\` checks its disk. From the UI: start workflow type \`health\` on task queue \`${taskQueue}\` with input \`{"hostTaskQueue": "${hostTaskQueue}"}\`.`,
+      show: 'lifeboat health',
+      startedBy,
+    })),
   });
   // Without `out` (the main job), wait quietly; the CLI reports retries on stderr.
   return out ? awaitResult(handle, out) : handle.result();

@@ -25,7 +25,8 @@ import { EXIT } from '../exit-codes';
 import { formatAge, formatBytes, printJson, startedJson, table } from '../format';
 import { awaitResult, requireWorkers } from '../progress';
 import { applySchedules } from '../schedules';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { uiStartOptions } from '../start-options';
+import { temporalHint } from './temporal';
 
 const suffix = (): string => `${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
 
@@ -60,8 +61,18 @@ export async function checkBucketsExist(config: Config, buckets: string[] | unde
   }
 }
 
+/** What the Temporal UI shows for each MinIO runbook (summary, details, buckets as search attributes). */
+const MINIO_LABELS: Record<string, { summary: string; what: string; show: string }> = {
+  'minio-backup': { summary: 'MinIO snapshots', what: 'The seed\'s `minio-backup.sh backup`: each bucket of the source MinIO as an encrypted tar snapshot under `minio-snapshots/`, copied off-site.', show: 'lifeboat minio restore --list' },
+  'minio-mirror': { summary: 'MinIO mirror to the backup MinIO', what: 'An incremental mirror of each bucket from the source MinIO to the backup MinIO (deletions as MIRROR_DELETE says).', show: 'lifeboat minio verify' },
+  'minio-replicate': { summary: 'MinIO replication to the backup MinIO', what: 'The seed\'s `minio-backup.sh replicate`: one incremental mirror pass per bucket, reporting the replication lag.', show: 'lifeboat status' },
+  'minio-verify': { summary: 'MinIO verification (source against backup)', what: 'The seed\'s `minio-backup.sh verify`: the source and backup MinIO compared by content; missing, extra and different objects are reported.', show: 'lifeboat minio verify' },
+};
+
 async function attributes(client: Client, kind: string, buckets: string[] | undefined, config: Config) {
-  return lifeboatSearchAttributes(client, { LifeboatKind: kind, LifeboatBucket: (buckets ?? config.minio.buckets).join(',') });
+  const label = MINIO_LABELS[kind]!;
+  const names = buckets ?? config.minio.buckets;
+  return uiStartOptions(client, { kind, ...label, summary: `${label.summary}: ${names.join(', ')}`, buckets: names });
 }
 
 export async function startMinioBackup(client: Client, config: Config, options: { buckets?: string[]; taskQueue?: string } = {}) {
@@ -69,7 +80,7 @@ export async function startMinioBackup(client: Client, config: Config, options: 
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `minio-backup-${suffix()}`,
     args: [options.buckets ? { buckets: options.buckets } : {}],
-    typedSearchAttributes: await attributes(client, 'minio-backup', options.buckets, config),
+    ...(await attributes(client, 'minio-backup', options.buckets, config)),
   });
 }
 
@@ -78,7 +89,7 @@ export async function startMinioMirror(client: Client, config: Config, options: 
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `minio-mirror-${suffix()}`,
     args: [{ ...(options.buckets ? { buckets: options.buckets } : {}), ...(options.delete !== undefined ? { delete: options.delete } : {}) }],
-    typedSearchAttributes: await attributes(client, 'minio-mirror', options.buckets, config),
+    ...(await attributes(client, 'minio-mirror', options.buckets, config)),
   });
 }
 
@@ -119,7 +130,7 @@ export async function ensureMinioReplicationSchedule(client: Client, config: Con
 }
 
 
-const started = (config: Config, workflowId: string): string => `started workflow ${workflowId} (temporal workflow show --workflow-id ${workflowId} --namespace ${config.temporal.namespace})\n`;
+const started = (config: Config, workflowId: string): string => `started workflow ${workflowId} (${temporalHint(config, `workflow show --workflow-id ${workflowId}`)})\n`;
 
 function describeVerify(r: VerifyBucketsResult): string {
   return r.buckets
@@ -236,7 +247,7 @@ export const minioCommands: CommandSpec[] = [
             taskQueue: config.temporal.taskQueue,
             workflowId: `minio-replicate-once-${suffix()}`,
             args: [{}],
-            typedSearchAttributes: await attributes(client, 'minio-replicate', undefined, config),
+            ...(await attributes(client, 'minio-replicate', undefined, config)),
           });
           const result = await awaitResult(handle);
           if (opts.json) {
@@ -273,7 +284,7 @@ export const minioCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-verify-${suffix()}`,
           args: [buckets ? { buckets } : {}],
-          typedSearchAttributes: await attributes(client, 'minio-verify', buckets, config),
+          ...(await attributes(client, 'minio-verify', buckets, config)),
         });
         const result = await awaitResult(handle);
         if (opts.json) printJson(result);
@@ -349,7 +360,16 @@ export const minioCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-restore-${suffix()}`,
           args: [input],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'minio-restore', LifeboatBucket: targetBucket ?? replica, LifeboatBackupId: input.snapshot }),
+          ...(await uiStartOptions(client, {
+            kind: 'minio-restore',
+            summary: `MinIO restore of ${input.snapshot ?? `the replica of ${replica}`} into ${restoredInto ?? 'its bucket'}`,
+            what: input.snapshot
+              ? `The snapshot \`${input.snapshot}\` (${source ?? 'local, else off-site'}) restored into bucket \`${restoredInto ?? '?'}\` on ${endpoint ? `the MinIO at ${endpoint}` : `the ${server ?? 'source'} MinIO`}${opts.overwrite ? ', overwriting what is there' : ''}.`
+              : `Bucket \`${replica}\` copied back from the backup MinIO into \`${restoredInto ?? '?'}\`${opts.overwrite ? ', overwriting what is there' : ''}.`,
+            show: 'lifeboat minio restore --list',
+            ...(input.snapshot ? { backup: input.snapshot } : {}),
+            ...(restoredInto ? { buckets: [restoredInto] } : {}),
+          })),
         });
         process.stderr.write(started(config, handle.workflowId));
         if (opts.wait === false) {

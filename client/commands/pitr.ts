@@ -14,11 +14,23 @@ import {
   AuthenticationFailed, BackupNotFound, ChecksumMismatch, ConflictingArtifact, InputInvalid, KeyUnavailable, OperationRefused, PrerequisiteMissing, ServiceUnavailable,
   type LifeboatError,
 } from '../../lib/errors';
-import { humanUtc, parseTargetTime } from '../../lib/pitr/plan';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { walArchiveDir } from '../../lib/catalog/paths';
+import type { Config } from '../../lib/config/load';
+import { buildStores } from '../../lib/deps';
+import { humanUtc, parseTargetTime, type PitrTarget } from '../../lib/pitr/plan';
+import { planRecovery } from '../../lib/pitr/plan-recovery';
+import { runDirOf } from '../../lib/pitr/recovery-dir';
+import { locateBackup } from '../../lib/restore/locate';
 import { planQuery, progressQuery, restorePointInTime, type RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
 import { connectClient, loadCliContext } from '../context';
-import { formatBytes, printJson, startedJson } from '../format';
-import { followProgress, requireWorkers } from '../progress';
+import { formatBytes, printJson, startedJson, table } from '../format';
+import { awaitResult, followProgress, requireWorkers } from '../progress';
+import type { CommandSpec } from '../command-table';
+import type { RecoveredCluster } from '../../lib/pitr/recovered-clusters';
+import { listRecoveredClusters } from '../../workflows/list-recovered-clusters';
+import { removeRecoveredCluster, type RemoveRecoveredClusterResult } from '../../workflows/remove-recovered-cluster';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
 export function describePitrPlan(plan: PitrPlanSummary): string {
@@ -45,7 +57,7 @@ export function describePitrResult(r: RestorePointInTimeResult): string {
       `${point.stoppedAt ? `; ${point.stoppedAt}` : ''}; replayed up to ${point.replayLsn ?? '?'}, now on timeline ${point.timeline ?? '?'}`,
     `WAL replayed: ${r.replayedSegments} segments from the archive${r.walBytesReplayed !== undefined ? `, ${formatBytes(r.walBytesReplayed)} since the base backup's start` : ''}`,
     `databases: ${r.databases.map((d) => `${d.name} (${d.tables} tables, ${d.rows} rows)`).join(', ')}; ${rows} rows in all`,
-    `cluster: 127.0.0.1:${r.port}, data directory ${r.dataDir} (it keeps running; stop it with: sudo -u postgres pg_ctl -D ${r.dataDir} stop)`,
+    `cluster: 127.0.0.1:${r.port}, data directory ${r.dataDir} (it keeps running; stop and remove it with: lifeboat pitr remove ${recoveryIdOf(r.dataDir)})`,
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join('\n')}\n`;
@@ -75,11 +87,42 @@ export function pitrFailure(error: unknown): unknown {
   return error;
 }
 
+/** The id `lifeboat pitr list|remove` use for a recovered data directory: its run directory's name. */
+export function recoveryIdOf(dataDir: string): string {
+  return basename(runDirOf(dataDir));
+}
+
+/**
+ * Refuse here, before any workflow starts, what the planner would refuse: an unknown or unusable
+ * named base backup, a target before every base backup, a WAL gap, WAL in which no transaction ended
+ * after the target (recovery would stop short). Runs only where BACKUP_ROOT is readable (the backup
+ * host); anything that is not a refusal (an unreachable S3, a missing tool) leaves the decision to
+ * the workflow, which plans again. Returns the named base backup's key.
+ */
+async function refuseUnreachableTarget(config: Config, target: PitrTarget, options: { base?: string; source?: CopySource }): Promise<string | undefined> {
+  if (!existsSync(config.backupRoot)) return options.base;
+  const { local, remote } = buildStores(config);
+  let baseKey = options.base;
+  try {
+    if (options.base !== undefined) {
+      const found = await locateBackup(options.base, local, remote);
+      if (found.metadata.kind !== 'base') {
+        throw new InputInvalid('backup', `${found.key} is a ${found.metadata.kind} backup, not a base backup: point-in-time recovery starts from a base backup`, 'name a base backup (base/<stamp>/...) from `lifeboat restore --list`, or leave the backup out to use the newest before the target');
+      }
+      baseKey = found.key;
+    }
+    await planRecovery({ config, local, remote, archiveDir: walArchiveDir(config.backupRoot), target, source: options.source ?? 'auto', ...(baseKey !== undefined ? { baseKey } : {}) });
+  } catch (error) {
+    if (error instanceof InputInvalid || error instanceof BackupNotFound || error instanceof OperationRefused) throw error;
+  }
+  return baseKey;
+}
+
 /**
  * Start point-in-time recovery to `targetTime`; with `wait` (the default in the CLI), follow it and
  * print the plan and the result. Throws classified errors (exit codes in client/exit-codes.ts).
  */
-export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean; source?: CopySource; json?: boolean }): Promise<void> {
+export async function runPitrRestore(targetTime: string, options: { port?: number; wait?: boolean; source?: CopySource; json?: boolean; base?: string }): Promise<void> {
   // With --json, stdout carries one document ({workflowId, runId, plan, result}); the story goes to stderr.
   const say = options.json ? process.stderr : process.stdout;
   const { config } = loadCliContext();
@@ -92,6 +135,7 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
   say.write(target.latest
     ? `point-in-time recovery to the end of the archived WAL${from}\n`
     : `point-in-time recovery to ${humanUtc(target.epochMicros)}${target.interpretedIn === 'offset' ? '' : ` (${target.input} in ${target.interpretedIn})`}${from}\n`);
+  const base = await refuseUnreachableTarget(config, target, options);
   const client = await connectClient(config);
   try {
     await requireWorkers(client, config.temporal.taskQueue);
@@ -100,8 +144,8 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
       workflowId: `restore-pitr-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
       // The instant as resolved here, in UTC: the operator's reading of a zone-less time is the one
       // shown above, whatever zone the worker is configured with.
-      args: [{ targetTime: target.latest ? 'latest' : target.utc, ...(options.port !== undefined ? { port: options.port } : {}), ...(options.source ? { source: options.source } : {}) }],
-      typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
+      args: [{ targetTime: target.latest ? 'latest' : target.utc, ...(base !== undefined ? { base } : {}), ...(options.port !== undefined ? { port: options.port } : {}), ...(options.source ? { source: options.source } : {}) }],
+      typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name, ...(base !== undefined ? { LifeboatBackupId: base } : {}) }),
     });
     process.stderr.write(`started workflow ${handle.workflowId} (temporal workflow show --workflow-id ${handle.workflowId} --namespace ${config.temporal.namespace})\n`);
     if (options.wait === false) {
@@ -131,3 +175,73 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
     await client.connection.close();
   }
 }
+
+/** One row of `pitr list --json` (docs/cli.md). */
+export type RecoveredClusterJson = RecoveredCluster;
+
+export function describeRecoveredClusters(clusters: RecoveredCluster[]): string {
+  if (clusters.length === 0) return 'no recovered clusters\n';
+  const rows = [['ID', 'STATE', 'PORT', 'SIZE', 'TARGET (UTC)', 'CREATED (UTC)', 'BASE']];
+  const when = (at: string | null): string => (at ? at.slice(0, 19).replace('T', ' ') : '-');
+  for (const c of clusters) rows.push([c.id, c.state, c.port === null ? '-' : String(c.port), formatBytes(c.bytes), when(c.target), when(c.createdAt), c.baseKey ?? '-']);
+  const failed = clusters.filter((c) => c.state === 'failed' || c.state === 'incomplete');
+  const notes = failed.map((c) => `${c.id}: ${c.state}${c.error ? ` (${c.error})` : ''}; log ${c.logFile}`);
+  return `${table(rows)}${notes.length > 0 ? `${notes.join('\n')}\n` : ''}`;
+}
+
+export const pitrCommands: CommandSpec[] = [
+  {
+    name: 'pitr list',
+    summary: 'clusters point-in-time recovery left on the backup host: port, state (running/stopped/failed), size, target, created',
+    options: [{ flags: '--json', description: 'machine-readable output: {clusters: [...]} (docs/cli.md)' }],
+    async run(_args, opts) {
+      const { config } = loadCliContext();
+      const client = await connectClient(config);
+      try {
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
+        const handle = await client.workflow.start(listRecoveredClusters, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `pitr-list-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
+          args: [],
+          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
+        });
+        const result = await awaitResult(handle);
+        if (opts.json) printJson(result);
+        else process.stdout.write(describeRecoveredClusters(result.clusters));
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+  {
+    name: 'pitr remove',
+    summary: 'stop a recovered cluster (pg_ctl as the postgres OS user) and delete its data directory',
+    args: [{ name: 'id', description: 'pitr-YYYYMMDD-HHMMSS, as `lifeboat pitr list` shows it' }],
+    options: [{ flags: '--json', description: 'machine-readable output: {workflowId, runId, result: {id, wasRunning, freedBytes, port}}' }],
+    async run([id], opts) {
+      const text = String(id ?? '').trim();
+      if (!/^(pitr-)?\d{8}-\d{6}(-[a-z0-9]+)?$/.test(text)) throw new InputInvalid('id', `"${text}" is not a recovered cluster id (pitr-YYYYMMDD-HHMMSS)`, 'see `lifeboat pitr list`');
+      const { config } = loadCliContext();
+      const client = await connectClient(config);
+      try {
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
+        const handle = await client.workflow.start(removeRecoveredCluster, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `pitr-remove-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
+          args: [{ id: text }],
+          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
+        });
+        let result: RemoveRecoveredClusterResult;
+        try {
+          result = await awaitResult(handle);
+        } catch (error) {
+          throw pitrFailure(error);
+        }
+        if (opts.json) printJson(startedJson(handle, result));
+        else process.stdout.write(`removed ${result.id}${result.wasRunning ? ` (stopped the cluster on 127.0.0.1:${result.port})` : ''}; ${formatBytes(result.freedBytes)} freed\n`);
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+];

@@ -16,11 +16,12 @@ import { buildStores } from '../../lib/deps';
 import { describeCopyState, readVerification } from '../../lib/verify/record';
 import { approveReplaceUpdate, progressQuery, restoreDatabase, type RestoreDatabaseResult } from '../../workflows/restore-database';
 import { verifyBackups } from '../../workflows/verify-backups';
+import { restoreGlobals, type RestoreGlobalsResult } from '../../workflows/restore-globals';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
 import { backupDurationSeconds, formatAge, formatBytes, formatDuration, printJson, startedJson, table } from '../format';
 import { awaitResult, followProgress, requireWorkers } from '../progress';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { restoreLabel, uiStartOptions, verifyLabel } from '../start-options';
 
 /** One row of `restore --list --json` (docs/cli.md). */
 export interface RestorableJson {
@@ -104,8 +105,16 @@ export async function startRestore(
       ...(args.source ? { source: args.source } : {}),
       ...(args.targetServer ? { target: { postgres: args.targetServer } } : {}),
     }],
-    typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: args.verifyOnly ? 'verify' : 'restore', LifeboatBackupId: args.backup, LifeboatDatabase: config.db.name }),
+    ...(await uiStartOptions(client, restoreLabel(config, args))),
   });
+}
+
+export function describeGlobalsRestore(r: RestoreGlobalsResult): string {
+  const lines = [`globals ${r.key} -> ${r.server} (${r.source} copy), as role ${r.restoringRole}`];
+  for (const role of r.roles) lines.push(`role ${role.name}: ${role.state}${role.state === 'skipped' ? ` (${role.reason === 'exists' ? 'exists already' : 'the role running the restore is never altered'})` : role.state === 'failed' ? ` (${role.error})` : ''}`);
+  for (const t of r.tablespaces) lines.push(`tablespace ${t.name} at ${t.location}: ${t.state}${'error' in t ? ` (${t.error})` : t.state === 'skipped' ? ' (exists already)' : ''}`);
+  for (const m of r.memberships.filter((x) => x.state !== 'skipped')) lines.push(`membership ${m.member} in ${m.role}: ${m.state}${'error' in m ? ` (${m.error})` : ''}`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function describeRestore(r: RestoreDatabaseResult): string {
@@ -155,7 +164,7 @@ export const restoreCommands: CommandSpec[] = [
   {
     name: 'restore',
     summary: 'list, verify or restore backups (new database by default; PITR with --pitr)',
-    args: [{ name: 'backup', description: 'key, file name or path under BACKUP_ROOT', optional: true }],
+    args: [{ name: 'backup', description: 'key, file name or path under BACKUP_ROOT (with --pitr: the base backup to recover from; default the newest before TIME)', optional: true }],
     options: [
       { flags: '--list', description: 'list backups (dumps, globals, base backups) with fingerprint and each copy\'s last verification' },
       { flags: '--target <database>', description: 'new database to restore into (default <db>_restored_<stamp>)' },
@@ -181,7 +190,8 @@ export const restoreCommands: CommandSpec[] = [
         if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new InputInvalid('--port', `must be a TCP port (got "${String(opts.port)}")`);
         if (opts.targetServer !== undefined) throw new InputInvalid('--target-server', 'point-in-time recovery builds a new cluster on the backup host; choose its port with --port');
         const { runPitrRestore } = await import('./pitr');
-        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, json: Boolean(opts.json), ...(source ? { source } : {}) });
+        // A named backup is the base backup to recover from (refused when it is not one, or finished after the target).
+        await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, json: Boolean(opts.json), ...(source ? { source } : {}), ...(backup ? { base: backup } : {}) });
         return;
       }
       if (!backup) throw new InputInvalid('backup', 'is required', 'name a backup from `lifeboat restore --list`, or use --list / --pitr');
@@ -216,6 +226,48 @@ export const restoreCommands: CommandSpec[] = [
     },
   },
   {
+    name: 'restore globals',
+    summary: 'apply a globals backup (roles, tablespaces) to a cluster: existing roles skipped and reported, the restoring role never altered',
+    args: [{ name: 'backup', description: 'the globals artifact: key, file name or path under BACKUP_ROOT (daily/globals_<stamp>...)' }],
+    options: [
+      { flags: '--target-server <host:port>', description: 'the cluster to apply them to (default the configured server), reached with DB_USER / PGPASSWORD' },
+      { flags: '--source <copy>', description: 'copy to read: local, remote or auto (default)' },
+      { flags: '--json', description: 'machine-readable output: {workflowId, runId, result} (docs/cli.md)' },
+    ],
+    async run([backup], opts) {
+      const source = parseSourceOption(opts.source);
+      const targetServer = opts.targetServer !== undefined ? parseHostPort(String(opts.targetServer), '--target-server') : undefined;
+      const { config } = loadCliContext();
+      const { local, remote } = buildStores(config);
+      const found = await locateBackup(String(backup ?? ''), local, remote);
+      if (found.metadata.kind !== 'globals') throw new InputInvalid('backup', `${found.key} is a ${found.metadata.kind} backup, not globals`, 'name a globals_<stamp> artifact from `lifeboat restore --list`');
+      const client = await connectClient(config);
+      try {
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
+        const handle = await client.workflow.start(restoreGlobals, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `restore-globals-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
+          args: [{ backup: found.key, ...(source ? { source } : {}), ...(targetServer ? { target: { postgres: targetServer } } : {}) }],
+          ...(await uiStartOptions(client, {
+            kind: 'restore',
+            summary: `restore globals ${found.key}${targetServer ? ` into ${targetServer.host}:${targetServer.port}` : ''}`,
+            what: 'Applies roles, their settings and memberships, and tablespaces from a globals backup; existing roles are skipped and reported, the restoring role is never altered, missing tablespace directories are reported.',
+            show: `lifeboat restore globals ${found.key}`,
+            backup: found.key,
+            attributes: { LifeboatDatabase: config.db.name },
+          })),
+        });
+        const result = await awaitResult(handle);
+        if (opts.json) printJson(startedJson(handle, result));
+        else process.stdout.write(describeGlobalsRestore(result));
+        const failed = result.roles.some((r) => r.state === 'failed') || result.tablespaces.some((t) => t.state === 'failed' || t.state === 'missing-directory') || result.memberships.some((m) => m.state === 'failed');
+        return failed ? 6 : 0;
+      } finally {
+        await client.connection.close();
+      }
+    },
+  },
+  {
     name: 'verify',
     summary: 'verify backups, globals, base backups, the WAL archive and MinIO snapshots: checksums of each copy, decoding, content (--restore: test restore)',
     options: [
@@ -241,7 +293,7 @@ export const restoreCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `verify-backups-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [{ scope: opts.all ? 'all' : opts.latest ? 'latest' : 'one', ...(backup ? { backup } : {}), ...(opts.restore ? { restore: true } : {}) }],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'verify', LifeboatDatabase: config.db.name }),
+          ...(await uiStartOptions(client, verifyLabel(config, { scope: opts.all ? 'all' : opts.latest ? 'latest' : 'one', backup, restore: Boolean(opts.restore) }))),
         });
         const result = await awaitResult(handle);
         if (opts.json) {

@@ -11,7 +11,7 @@ import type { SchedulePlan } from '../../lib/schedules/plan';
 import type { CommandSpec } from '../command-table';
 import { loadCliContext, withClient } from '../context';
 import { printJson, table } from '../format';
-import { applySchedules, namespaceRetentionSeconds, ownedScheduleIds, retentionWarning } from '../schedules';
+import { applySchedules, namespaceRetentionSeconds, ownedScheduleIds, retentionWarning, scheduleNote } from '../schedules';
 
 export function describePlan(plan: SchedulePlan, dryRun = false): string {
   const verb = dryRun ? 'would ' : '';
@@ -88,19 +88,19 @@ export const scheduleCommands: CommandSpec[] = [
         } else {
           process.stdout.write(describePlan(plan, Boolean(opts.dryRun)));
         }
-        const warning = retentionWarning(await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined), declared, config.temporal.namespace);
+        const warning = retentionWarning(await namespaceRetentionSeconds(client, config.temporal.namespace).catch(() => undefined), declared, config.temporal.namespace, config.temporal.address);
         if (warning) process.stderr.write(`warning: ${warning}\n`);
       });
     },
   },
   {
     name: 'schedules list',
-    summary: 'list Lifeboat\'s schedules: spec, state, next run',
+    summary: 'list Lifeboat\'s schedules: spec, state, next run, and the seed crontab line each replaces (its note)',
     options: [{ flags: '--json', description: 'machine-readable output' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
         const declared = new Map(declaredSchedules(config).map((d) => [d.id, d]));
-        const rows = [['SCHEDULE', 'SPEC', 'STATE', 'NEXT RUN (UTC)', 'LAST RUN']];
+        const rows = [['SCHEDULE', 'SPEC', 'STATE', 'NEXT RUN (UTC)', 'LAST RUN', 'NOTE']];
         const listed: Record<string, unknown>[] = [];
         for (const id of (await ownedScheduleIds(client, DEFAULT_SCHEDULE_PREFIX)).sort()) {
           const d = await client.schedule.getHandle(id).describe();
@@ -119,11 +119,12 @@ export const scheduleCommands: CommandSpec[] = [
             intervalSeconds: d.spec.intervals?.length ? Number(d.spec.intervals[0]!.every) / 1000 : null,
             paused: d.state.paused,
             note: d.state.note ?? null,
+            replaces: own?.replaces ?? null,
             nextRunAt: d.info.nextActionTimes[0]?.toISOString() ?? null,
             lastRunAt: last?.takenAt.toISOString() ?? null,
             lastWorkflowId: last?.action.type === 'startWorkflow' ? last.action.workflow.workflowId : null,
           });
-          rows.push([id, spec.slice(0, 60), d.state.paused ? `PAUSED${d.state.note ? ` (${d.state.note})` : ''}` : 'active', d.info.nextActionTimes[0]?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', last ? last.takenAt.toISOString().slice(0, 16).replace('T', ' ') : '-']);
+          rows.push([id, spec.slice(0, 60), d.state.paused ? 'PAUSED' : 'active', d.info.nextActionTimes[0]?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', last ? last.takenAt.toISOString().slice(0, 16).replace('T', ' ') : '-', d.state.note ?? (own ? scheduleNote(own) : '-')]);
         }
         if (opts.json) printJson(listed);
         else process.stdout.write(table(rows));

@@ -25,7 +25,7 @@ import {
 } from './postgres-server';
 import { isOurProcess, portOpen, stopProcess } from './processes';
 import type { StackSettings } from './settings';
-import { raiseRetention, startTemporal, temporalMarkers, temporalPaths, waitForTemporal, type TemporalServerOptions } from './temporal-server';
+import { addMissingSearchAttributes, raiseRetention, startTemporal, temporalMarkers, temporalPaths, waitForTemporal, type TemporalServerOptions } from './temporal-server';
 import { ensureTemporalServer, ensureTools, findPgBin, type Tools } from './tools';
 import {
   BACKUP_HOST, persistenceOptions, prepareProductionTemporal, serverOptions, startProductionTemporal, startTemporalPersistence, startTopologyWorker,
@@ -244,6 +244,7 @@ export async function stackUp(settings: StackSettings, progress: Progress = (l) 
 
   // One-time seeding and idempotent settings.
   await raiseRetention(c.temporal);
+  await addMissingSearchAttributes(c.temporal);
   const database = await ensureSampleDatabase(c.postgres);
   if (database.created) progress(`loaded sample database ${SAMPLE_DATABASE}`);
   const objects = await ensureSourceBuckets(minioClient(c.minioSource), SOURCE_BUCKETS);

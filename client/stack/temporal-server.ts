@@ -7,15 +7,19 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { startDaemon, waitUntil } from './processes';
 
 /** Custom search attributes Lifeboat sets on its workflows (Keyword unless stated). */
-export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int' | 'Datetime' | 'Bool'> = {
+export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'KeywordList' | 'Int' | 'Datetime' | 'Bool'> = {
   LifeboatKind: 'Keyword',
   LifeboatTier: 'Keyword',
   LifeboatDatabase: 'Keyword',
   LifeboatBucket: 'Keyword',
   LifeboatBackupId: 'Keyword',
+  // One entry per bucket, so `LifeboatBuckets = 'embeddings'` filters one bucket (LifeboatBucket,
+  // Keyword, keeps the comma-joined names: a registered attribute's type cannot change).
+  LifeboatBuckets: 'KeywordList',
 };
 
 export const RETENTION_DAYS = 30;
@@ -65,6 +69,25 @@ export async function waitForTemporal(options: TemporalServerOptions, stillRunni
     },
     { what: 'temporal dev server', timeoutMs: 120_000, intervalMs: 500, logFile: temporalPaths(options.dir).log, stillRunning },
   );
+}
+
+/**
+ * Register the search attributes a server started by an older Lifeboat lacks (start-dev registers
+ * only those named at its start; the SQLite state outlives it). Idempotent.
+ */
+export async function addMissingSearchAttributes(options: TemporalServerOptions, namespace = 'default'): Promise<string[]> {
+  const connection = await Connection.connect({ address: `${options.host}:${options.port}` });
+  try {
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in (listed.customAttributes ?? {})));
+    if (missing.length === 0) return [];
+    const type = temporal.api.enums.v1.IndexedValueType;
+    const types = { Keyword: type.INDEXED_VALUE_TYPE_KEYWORD, KeywordList: type.INDEXED_VALUE_TYPE_KEYWORD_LIST, Int: type.INDEXED_VALUE_TYPE_INT, Datetime: type.INDEXED_VALUE_TYPE_DATETIME, Bool: type.INDEXED_VALUE_TYPE_BOOL };
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map(([name, t]) => [name, types[t]])) });
+    return missing.map(([name]) => name);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Raise the namespace's retention (idempotent). */

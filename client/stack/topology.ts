@@ -138,7 +138,7 @@ export async function prepareProductionTemporal(options: RealTemporalServerOptio
     const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in (listed.customAttributes ?? {})));
     if (missing.length === 0) return true;
     const type = temporal.api.enums.v1.IndexedValueType;
-    const types = { Keyword: type.INDEXED_VALUE_TYPE_KEYWORD, Int: type.INDEXED_VALUE_TYPE_INT, Datetime: type.INDEXED_VALUE_TYPE_DATETIME, Bool: type.INDEXED_VALUE_TYPE_BOOL };
+    const types = { Keyword: type.INDEXED_VALUE_TYPE_KEYWORD, KeywordList: type.INDEXED_VALUE_TYPE_KEYWORD_LIST, Int: type.INDEXED_VALUE_TYPE_INT, Datetime: type.INDEXED_VALUE_TYPE_DATETIME, Bool: type.INDEXED_VALUE_TYPE_BOOL };
     await c.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map(([name, t]) => [name, types[t]])) });
     return false; // listed again on the next round: done once they all show
   }), { what: `search attributes of ${namespace}`, timeoutMs: 60_000, intervalMs: 1000, logFile: options.logFile, stillRunning });

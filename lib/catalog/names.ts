@@ -6,10 +6,12 @@
  *   wal-archive/000000010000000000000001                         (local, raw)
  *   wal-archive/000000010000000000000001.zst.gpg                 (remote, + .metadata.json)
  *   config/config_20251017-023000.tar.zst.gpg                    (+ .metadata.json)
- * The extension always names the real encoding. Stamps are UTC.
+ *   logs/backup-20251017-020000.log                              (local: one per backup run)
+ * The extension always names the real encoding (COMPRESSION=gzip gives the seed's exact
+ * `<db>_<tier>_<stamp>.sql.gz.gpg` and `globals_<stamp>.sql.gz.gpg`). Stamps are UTC.
  */
 import type { CompressionAlgorithm } from '../pipeline/compress';
-import { CONFIG_PREFIX } from './layout';
+import { CONFIG_PREFIX, LOGS_DIR } from './layout';
 
 export const TIERS = ['daily', 'weekly', 'monthly'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -68,6 +70,14 @@ export function configUnchangedKey(stamp: string): string {
 export function walRemoteKey(segment: string, encoding: Encoding): string {
   return `wal-archive/${segment}${encodingSuffix(encoding)}`;
 }
+
+/** `logs/backup-<stamp>.log`: the seed's per-run log (what ran, how long, result), one per backup run. */
+export function runLogKey(stamp: string): string {
+  return `${LOGS_DIR}/backup-${stamp}.log`;
+}
+
+/** A run log's file name; group 1 is its stamp. */
+export const RUN_LOG_PATTERN = /^backup-(\d{8}-\d{6})\.log$/;
 
 export function metadataKey(key: string): string {
   return `${key}${METADATA_SUFFIX}`;

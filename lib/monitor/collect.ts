@@ -84,7 +84,16 @@ async function walAndDatabaseFacts(config: Config, remote: S3Store | undefined, 
 /** Closed and completed Lifeboat workflows of the last 7 days on this deployment's task queue. */
 export type WorkflowCounter = (query: string) => Promise<number>;
 
-export const MONITORED_WORKFLOWS = ['backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets', 'backupConfigFiles'];
+/**
+ * The workflow types the success rate covers (docs/operations.md lists them): backups, shipping,
+ * verification, pruning, MinIO, restores (database, point in time, bucket, configuration files) and
+ * the audit export. Not counted: DR runs (their own drill-age and RTO conditions), the checks
+ * (health, monitorBackups, reportStatus) and repairBackup (its alert says what it did).
+ */
+export const MONITORED_WORKFLOWS = [
+  'backupDatabase', 'backupBase', 'shipWal', 'verifyBackups', 'pruneBackups', 'backupBuckets', 'mirrorBuckets', 'replicateBuckets', 'backupConfigFiles',
+  'restoreDatabase', 'restorePointInTime', 'restoreBucket', 'restoreConfigFiles', 'verifyBuckets', 'exportAuditTrail',
+];
 
 export async function collectMonitorFacts(config: Config, stores: Pick<Stores, 'local' | 'remote'>, count: WorkflowCounter): Promise<MonitorFacts> {
   const previous = await previousFacts(config);

@@ -173,7 +173,7 @@ export function evaluateMonitor(facts: MonitorFacts, t: Thresholds): Evaluation[
 
   // Success rate of Lifeboat's own workflows (Temporal visibility, last 7 days).
   const rate = successRate(facts);
-  push('success-rate', 'warning', facts.workflows.closed > 0 && rate < t.successRatePercent, `${rate}% of ${facts.workflows.closed} backup workflows in the last 7 days succeeded (alert under ${t.successRatePercent}%)`, facts.workflows);
+  push('success-rate', 'warning', facts.workflows.closed > 0 && rate < t.successRatePercent, `${rate}% of ${facts.workflows.closed} Lifeboat workflows in the last 7 days succeeded (alert under ${t.successRatePercent}%)`, facts.workflows);
 
   // Remote sync: local backups older than an hour without their off-site copy.
   if (facts.remoteEnabled) {

@@ -3,6 +3,9 @@
  *
  *  choosePitrPlan    which base backup serves that instant, which WAL segments replay it, and whether
  *                    the archived WAL is continuous from the base's start LSN to the target
+ *  applyCommitScan   "reaches the target" made exact: a transaction must have ended after the target
+ *                    in the archived WAL (PostgreSQL stops at the first commit/abort after it, and
+ *                    fails when there is none); the facts come from ./wal-commits.ts
  *  assertRecoverable turn a plan whose WAL verdict is bad into the error an operator can act on
  *
  * The target time is parsed in ./target-time.ts and WAL segment arithmetic lives in ./segments.ts
@@ -12,7 +15,7 @@
  */
 import type { BaseMetadata } from '../catalog/metadata';
 import { BackupNotFound, InputInvalid, OperationRefused } from '../errors';
-import { DEFAULT_WAL_SEGMENT_SIZE, parseSegmentName, segmentName, timelineOfWalFile, type PlannedSegment, type WalSource } from './segments';
+import { DEFAULT_WAL_SEGMENT_SIZE, nextSegmentName, parseSegmentName, segmentName, timelineOfWalFile, type PlannedSegment, type WalSource } from './segments';
 import { humanUtc, PITR_FIELD, type PitrTarget } from './target-time';
 
 export * from './segments';
@@ -35,7 +38,7 @@ export type WalContinuity =
   /** A segment is missing although later ones exist. */
   | { verdict: 'gap'; firstMissing: string; message: string }
   /** The archive ends before the target: nothing archived at or after it yet. */
-  | { verdict: 'not-reached'; newest?: { segment: string; archivedAt: string }; message: string }
+  | { verdict: 'not-reached'; newest?: { segment: string; archivedAt: string }; newestTransactionAt?: string; message: string }
   /** The archive continues on a newer timeline, which this planner does not follow. */
   | { verdict: 'timeline-switch'; timelines: number[]; evidence: string; message: string };
 
@@ -44,6 +47,11 @@ export interface PitrPlanInput {
   bases: BaseMetadata[];
   wal: ArchivedWalFile[];
   segmentSize?: number;
+  /**
+   * The base backup the operator named (its catalog key): used instead of the newest one before the
+   * target, and refused when it is not there or finished after the target.
+   */
+  baseKey?: string;
 }
 
 export interface PitrPlan {
@@ -85,7 +93,7 @@ export function choosePitrPlan(input: PitrPlanInput): PitrPlan {
   const bases = [...input.bases].sort((a, b) => micros(a.finishedAt) - micros(b.finishedAt));
   const oldest = bases[0]!;
   const eligible = bases.filter((b) => micros(b.finishedAt) <= target.epochMicros);
-  const base = eligible[eligible.length - 1];
+  const base = input.baseKey !== undefined ? namedBase(input.baseKey, bases, eligible, target) : eligible[eligible.length - 1];
   if (!base) {
     throw new InputInvalid(
       PITR_FIELD,
@@ -181,6 +189,89 @@ export function choosePitrPlan(input: PitrPlanInput): PitrPlan {
   return { target, base, segments, continuity, warnings, segmentSize };
 }
 
+/** The base backup named by the operator, checked: it exists (in the copies planned from) and finished by the target. */
+function namedBase(key: string, bases: BaseMetadata[], eligible: BaseMetadata[], target: PitrTarget): BaseMetadata {
+  const base = bases.find((b) => b.key === key);
+  const newestEligible = eligible[eligible.length - 1];
+  if (!base) {
+    throw new BackupNotFound(
+      `base backup ${key} is not among the base backups that can be read (${bases.length} found${newestEligible ? `, the newest before the target is ${newestEligible.key}` : ''})`,
+      'list them with `lifeboat restore --list`; with --source local|remote only that copy counts',
+    );
+  }
+  if (micros(base.finishedAt) > target.epochMicros) {
+    throw new InputInvalid(
+      'base',
+      `${key} finished at ${humanUtc(micros(base.finishedAt))}, after the target ${humanUtc(target.epochMicros)}: recovery cannot stop before its base backup ends, nothing was started`,
+      newestEligible ? `name a base backup finished before the target (the newest is ${newestEligible.key}), or leave the backup out to use it` : `choose a time at or after ${humanUtc(micros(base.finishedAt))}`,
+    );
+  }
+  return base;
+}
+
+/**
+ * What the archived WAL says about transaction ends after the target (./wal-commits.ts reads it with
+ * pg_waldump, from the segment that reaches the target onwards, stopping at the first one found).
+ */
+export interface TransactionEnd {
+  /** ISO 8601 UTC with microseconds. */
+  at: string;
+  /** The same instant in microseconds since the epoch (as the target's epochMicros). */
+  micros: number;
+  segment: string;
+}
+
+export interface CommitScan {
+  /** The first commit or abort record after the target: recovery stops just before it. */
+  afterTarget?: TransactionEnd;
+  /** The newest transaction end found at or before the target, in the segments read. */
+  newestAtOrBefore?: TransactionEnd;
+  /** Segments read, in order. */
+  scanned: string[];
+  /** Why the scan could not decide (pg_waldump missing or failing, a segment unreadable): then it does not refuse. */
+  undecided?: string;
+}
+
+/**
+ * Make "reaches the target" mean it: PostgreSQL ends a recovery to a time at the first transaction
+ * that ended after it, and fails ("recovery ended before configured recovery target was reached")
+ * when the WAL ends first. So a complete plan whose WAL holds no commit/abort after the target
+ * becomes `not-reached`; one whose first such commit lies past the planned segments is extended up
+ * to it (a remote-only segment must be fetched to be replayed). An undecided scan only warns.
+ * `latest` has no target to reach and is returned as it is.
+ */
+export function applyCommitScan(plan: PitrPlan, scan: CommitScan, wal: ArchivedWalFile[]): PitrPlan {
+  if (plan.target.latest || plan.continuity.verdict !== 'complete') return plan;
+  if (scan.undecided) {
+    return { ...plan, warnings: [...plan.warnings, `could not check that a transaction ended after the target in the archived WAL (${scan.undecided}); recovery stops short if none did`] };
+  }
+  if (scan.afterTarget) {
+    const last = plan.segments[plan.segments.length - 1]!;
+    if (scan.afterTarget.segment <= last.name) return plan;
+    const byName = new Map<string, ArchivedWalFile>();
+    for (const f of wal) if (!byName.has(f.name) || f.source === 'local') byName.set(f.name, f);
+    const segments = [...plan.segments];
+    for (let name = nextSegmentName(last.name, plan.segmentSize); name <= scan.afterTarget.segment; name = nextSegmentName(name, plan.segmentSize)) {
+      const file = byName.get(name);
+      if (!file) break;
+      segments.push({ name, source: file.source });
+    }
+    return { ...plan, segments };
+  }
+  const newest = scan.newestAtOrBefore
+    ? `the newest transaction in the archived WAL ended at ${humanUtc(scan.newestAtOrBefore.micros)} (segment ${scan.newestAtOrBefore.segment})`
+    : `no transaction ended in the ${scan.scanned.length} archived segment${scan.scanned.length === 1 ? '' : 's'} from ${scan.scanned[0] ?? plan.continuity.reachedBy.segment} on`;
+  return {
+    ...plan,
+    continuity: {
+      verdict: 'not-reached',
+      newest: { segment: scan.scanned[scan.scanned.length - 1] ?? plan.continuity.reachedBy.segment, archivedAt: plan.continuity.reachedBy.archivedAt },
+      newestTransactionAt: scan.newestAtOrBefore?.at,
+      message: `recovery would stop short of ${humanUtc(plan.target.epochMicros)}: no transaction that ended after it is archived yet; ${newest}`,
+    },
+  };
+}
+
 /** Throw the error an operator can act on when the plan's WAL verdict is not `complete`. */
 export function assertRecoverable(plan: PitrPlan): void {
   const c = plan.continuity;
@@ -190,7 +281,11 @@ export function assertRecoverable(plan: PitrPlan): void {
     case 'gap':
       throw new BackupNotFound(`${c.message}; first missing segment: ${c.firstMissing}`, `find ${c.firstMissing} (and what follows) and put it in the WAL archive, or choose a time before the gap with a later base backup`);
     case 'not-reached':
-      throw new InputInvalid(PITR_FIELD, c.message, 'wait for the next segment to be archived (archive_timeout), or run SELECT pg_switch_wal() on the server, then try again; or choose an earlier time');
+      throw new InputInvalid(
+        PITR_FIELD,
+        c.message,
+        `use --pitr latest to recover to the end of the archived WAL${c.newestTransactionAt ? ` (${c.newestTransactionAt})` : ''}, or choose an earlier time; or wait until a transaction after the target is archived (archive_timeout, or SELECT pg_switch_wal() on the server) and try again`,
+      );
     case 'timeline-switch':
       throw new OperationRefused(c.message, 'recover by hand with recovery_target_timeline, or choose a time before the switch');
   }

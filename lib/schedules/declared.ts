@@ -29,7 +29,38 @@ export interface DeclaredSchedule {
   overlap: 'SKIP' | 'BUFFER_ONE';
   /** After an outage of Temporal, runs missed within this window are still taken. */
   catchupWindowSeconds: number;
+  /**
+   * The seed's crontab line this schedule replaces (SEED_CRONTAB), or what it stands for when the
+   * seed had no cron line for it. The schedule's note and `schedules list` show it.
+   */
+  replaces: string;
+  /** The buckets a MinIO schedule's runs work on (BUCKETS_TO_BACKUP), for the UI's label and filter. */
+  buckets?: string[];
 }
+
+/** Where the seed's crontab lived and its scripts (seed/backup-restore.md, "Backup Scheduling"). */
+export const SEED_CRONTAB = '/opt/corporate-intel/config/production/backups/crontab';
+const SCRIPTS = '/opt/corporate-intel/scripts/backup';
+
+/**
+ * The seed's crontab lines, as its "Schedule Overview" and script usage describe them (the crontab
+ * file itself is not in the seed document), and what stands in for the rest.
+ */
+export const SEED_LINES: Record<ScheduleName, string> = {
+  'minio-snapshot': `0 1 * * * ${SCRIPTS}/minio-backup.sh backup`,
+  'postgres-daily': `0 2 * * * ${SCRIPTS}/postgres-backup.sh daily`,
+  'postgres-weekly': `0 3 * * 0 ${SCRIPTS}/postgres-backup.sh weekly`,
+  'postgres-monthly': `0 4 1 * * ${SCRIPTS}/postgres-backup.sh monthly`,
+  verify: `0 */6 * * * ${SCRIPTS}/verify-backups.sh --latest`,
+  monitor: `0 * * * * ${SCRIPTS}/monitor-backups.sh`,
+  'minio-replicate': `no cron line: the seed ran \`${SCRIPTS}/minio-backup.sh replicate\` once to set up replication`,
+  'wal-ship': `no cron line: the seed's archive_command \`${SCRIPTS}/postgres-backup.sh archive-wal %p %f\` copied WAL off-site itself`,
+  'base-backup': 'no seed line: added by Lifeboat (point-in-time recovery needs a base backup)',
+  prune: 'no seed line: the seed pruned by hand (`find /var/backups/postgres/daily -name "*.sql.*" -mtime +7 -delete`)',
+  'audit-export': 'no seed line: added by Lifeboat (audit trail)',
+  'config-backup': 'no seed line: added by Lifeboat (configuration files)',
+  'dr-drill': 'no seed line: added by Lifeboat (weekly disaster-recovery drill)',
+};
 
 const HOUR = 3600;
 
@@ -37,7 +68,7 @@ export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREF
   const base = { timeZone: config.schedules.timeZone, taskQueue: config.temporal.taskQueue };
   // Shipping fast enough for the recovery point objective (see lib/wal/rpo.ts for the budget).
   const shipEvery = shipIntervalSeconds(config.monitor.rpoTargetSeconds);
-  const list: Omit<DeclaredSchedule, 'id' | 'timeZone' | 'taskQueue'>[] = [
+  const list: Omit<DeclaredSchedule, 'id' | 'timeZone' | 'taskQueue' | 'replaces'>[] = [
     { name: 'minio-snapshot', description: 'MinIO bucket snapshots (seed: 1:00 AM)', cron: '0 1 * * *', workflowType: 'backupBuckets', args: [{}], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
     { name: 'postgres-daily', description: 'PostgreSQL daily backup (seed: 2:00 AM)', cron: '0 2 * * *', workflowType: 'backupDatabase', args: [{ tier: 'daily' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 6 * HOUR },
     { name: 'postgres-weekly', description: 'PostgreSQL weekly backup (seed: Sundays 3:00 AM)', cron: '0 3 * * 0', workflowType: 'backupDatabase', args: [{ tier: 'weekly' }], overlap: 'BUFFER_ONE', catchupWindowSeconds: 24 * HOUR },
@@ -64,7 +95,7 @@ export function declaredSchedules(config: Config, prefix = DEFAULT_SCHEDULE_PREF
   return list
     .filter((s) => s.name !== 'minio-replicate' || config.minio.backup !== undefined)
     .filter((s) => (s.name !== 'wal-ship' && s.name !== 'dr-drill') || config.remote.enabled)
-    .map((s) => ({ ...s, ...base, id: `${prefix}${s.name}`, ...(config.schedules.overrides[s.name] ? { cron: config.schedules.overrides[s.name], intervalSeconds: undefined } : {}) }));
+    .map((s) => ({ ...s, ...base, id: `${prefix}${s.name}`, replaces: SEED_LINES[s.name], ...(/Buckets$/.test(s.workflowType) ? { buckets: config.minio.buckets } : {}), ...(config.schedules.overrides[s.name] ? { cron: config.schedules.overrides[s.name], intervalSeconds: undefined } : {}) }));
 }
 
 /** A fingerprint of everything apply controls, stored with the schedule to detect drift. */

@@ -50,6 +50,16 @@ export interface VerificationResult {
   workflowId?: string;
   /** Each copy's own last state (see ./record: merged on write, derived from checks for old records). */
   copies?: Partial<Record<CopyName, CopyState>>;
+  /** Set by the scheduled verification when it repaired (or tried to repair) one bad copy from the good one. */
+  repair?: RepairOutcome;
+}
+
+/** A repair the verification ran: which copy was replaced from which, or why it failed. */
+export interface RepairOutcome {
+  ok: boolean;
+  copy?: CopyName;
+  from?: CopyName;
+  detail: string;
 }
 
 export const VERIFICATION_SUFFIX = '.verification.json';

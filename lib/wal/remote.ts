@@ -154,6 +154,59 @@ export async function shipWalFile(name: string, options: ShipOptions): Promise<W
   throw new Error(`${options.remote.location}/${key} kept changing while its metadata was written: another shipper of ${name} is running`);
 }
 
+/** Segments uploaded at once by `shipWalFiles` (each holds its raw and encoded segment in memory: ~2 x 16 MiB). */
+export const WAL_SHIP_CONCURRENCY = 4;
+
+export interface ShipProgress {
+  shipped: number;
+  of: number;
+  /** The file that just finished. */
+  last: string;
+  /** The newest file shipped with every file before it in this batch (undefined while the first is in flight). */
+  through?: string;
+}
+
+/**
+ * Ship `names` (sorted, oldest first) with up to `concurrency` uploads at once, each one
+ * `shipWalFile` (verified, idempotent, metadata last). Uploads start in name order and finish in any
+ * order; nothing here claims more than is off-site (a segment's metadata object is its claim, and the
+ * exposure only counts a segment whose predecessors are off-site too, exposure.ts). On the first
+ * failure no further upload starts, those in flight finish, and the failure is thrown: a retry
+ * finds what did finish shipped and continues with the rest. Returns the shipped names, sorted.
+ */
+export async function shipWalFiles(
+  names: readonly string[], options: ShipOptions, control: { concurrency?: number; signal?: AbortSignal; onShipped?: (progress: ShipProgress) => void } = {},
+): Promise<string[]> {
+  const done = names.map(() => false);
+  let next = 0;
+  let count = 0;
+  let through = 0;
+  let failure: { error: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (!failure && next < names.length) {
+      if (control.signal?.aborted) {
+        failure = { error: control.signal.reason };
+        return;
+      }
+      const i = next++;
+      try {
+        await shipWalFile(names[i]!, options);
+      } catch (error) {
+        failure ??= { error };
+        return;
+      }
+      done[i] = true;
+      count++;
+      while (through < names.length && done[through]) through++;
+      control.onShipped?.({ shipped: count, of: names.length, last: names[i]!, through: through > 0 ? names[through - 1] : undefined });
+    }
+  };
+  const lanes = Math.max(1, Math.min(control.concurrency ?? WAL_SHIP_CONCURRENCY, names.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+  if (failure) throw failure.error;
+  return [...names];
+}
+
 /** Private keys, or how to load them when a segment turns out to be encrypted. */
 export type PrivateKeySource = PrivateKey[] | (() => Promise<PrivateKey[]>) | undefined;
 

@@ -168,15 +168,16 @@ describe('minio verbs refuse a --bucket the source MinIO does not have, before s
     expect(result.ms).toBeLessThan(15_000);
   });
 
-  it('started no workflow (while an existing bucket does start one, seen by the same query)', async () => {
+  it('started no workflow (an existing bucket passes the check and stops at "no worker"; a start is seen by the same query)', async () => {
     expect(await startedOnQueue(0)).toBe(0);
-    // Control: an existing bucket starts a workflow on this queue (no worker polls it; terminated at once).
+    // An existing bucket passes the bucket check; no worker polls this queue, so nothing starts (exit 3).
     const ok = lifeboat(['minio', 'backup', '--bucket', 'company-data'], env());
-    expect(ok.stderr).toBe('');
-    expect(ok.status).toBe(0);
-    const workflowId = /started workflow (\S+)/.exec(ok.stdout)?.[1];
-    expect(workflowId).toBeDefined();
-    await temporal.workflow.getHandle(workflowId!).terminate('test control: no worker on this queue');
+    expect(ok.status).toBe(3);
+    expect(ok.stderr).toMatch(new RegExp(`no worker polls task queue ${queue}`));
+    expect(await startedOnQueue(0)).toBe(0);
+    // Control: a workflow started on this queue is counted by the same query (terminated at once).
+    const handle = await temporal.workflow.start('backupBuckets', { taskQueue: queue, workflowId: `test-control-${randomUUID().slice(0, 8)}`, args: [{ buckets: ['company-data'] }] });
+    await handle.terminate('test control: no worker on this queue');
     expect(await startedOnQueue(1)).toBe(1);
   });
 });

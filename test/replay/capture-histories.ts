@@ -7,6 +7,8 @@
  *   npx vite-node test/replay/capture-histories.ts            # every workflow type
  *   npx vite-node test/replay/capture-histories.ts health ... # only these
  *
+ * `repairBackup` also captures the variant verifyBackups.repair.json (a verification that repairs).
+ *
  * Re-capture whenever workflow code changes the commands it issues (activities, timers, child
  * workflows, their order); the replay test then proves the change is safe for running workflows
  * only if the OLD histories are kept and still replay (use `patched()`), so add new files rather
@@ -115,8 +117,8 @@ async function main(): Promise<void> {
    * Run `type` to completion; write its history when it is one of those asked for. The workflow id
    * is the history's file name, as the replay test uses it: child workflow ids derive from it.
    */
-  const capture = async <T>(type: Runbook, input: unknown): Promise<T> => {
-    const handle: WorkflowHandle = await client.workflow.start(type, { taskQueue: workers.taskQueue, workflowId: `${type}.json`, args: [input] });
+  const capture = async <T>(type: Runbook, input: unknown, file = `${type}.json`): Promise<T> => {
+    const handle: WorkflowHandle = await client.workflow.start(type, { taskQueue: workers.taskQueue, workflowId: file, args: [input] });
     let result: T;
     try {
       result = (await handle.result()) as T;
@@ -127,9 +129,10 @@ async function main(): Promise<void> {
     const text = decodedText(json);
     const leaked = secrets.filter((s) => text.includes(s));
     if (leaked.length) throw new Error(`${type}: the history holds ${leaked.length} secret value(s); not written`);
-    if (!wanted(type)) return result;
-    writeFileSync(join(HISTORIES_DIR, `${type}.json`), `${JSON.stringify(JSON.parse(json), null, 2)}\n`);
-    process.stderr.write(`captured ${type} (${JSON.parse(json).events.length} events)\n`);
+    // A variant (own file name) is captured only where its own condition asks for it.
+    if (!wanted(type) && file === `${type}.json`) return result;
+    writeFileSync(join(HISTORIES_DIR, file), `${JSON.stringify(JSON.parse(json), null, 2)}\n`);
+    process.stderr.write(`captured ${file} (${JSON.parse(json).events.length} events)\n`);
     return result;
   };
 
@@ -138,7 +141,16 @@ async function main(): Promise<void> {
     // A fresh dump, then everything that reads it.
     const dump = await capture<BackupDatabaseResult>('backupDatabase', { tier: 'daily' });
     if (wanted('restoreDatabase')) await capture('restoreDatabase', { backup: dump.key, verifyOnly: true });
+    if (wanted('restoreGlobals')) await capture('restoreGlobals', { backup: dump.globalsKey });
     if (wanted('verifyBackups')) await capture('verifyBackups', { scope: 'one', backup: dump.key });
+    if (wanted('repairBackup')) {
+      // A damaged local copy of the fresh dump, replaced from its off-site copy.
+      writeFileSync(join(config.backupRoot, dump.key), 'damaged\n');
+      await capture('repairBackup', { backup: dump.key });
+      // And a verification that repairs by itself (patched 'verify-repairs', a repairBackup child).
+      writeFileSync(join(config.backupRoot, dump.key), 'damaged again\n');
+      await capture('verifyBackups', { scope: 'one', backup: dump.key, repair: true }, 'verifyBackups.repair.json');
+    }
     if (wanted('shipWal')) await capture('shipWal', { limit: 5 });
     if (wanted('backupBase') || wanted('restorePointInTime')) {
       // A base backup, a commit before the target, the target, a commit after it, the WAL archived.
@@ -159,6 +171,15 @@ async function main(): Promise<void> {
           rmSync(paths.runDir, { recursive: true, force: true });
         });
       }
+    }
+    if (wanted('listRecoveredClusters')) await capture('listRecoveredClusters', undefined);
+    if (wanted('removeRecoveredCluster')) {
+      // A stopped run directory of its own (no cluster to stop), removed by the workflow.
+      const stamp = '19700101-000000-capture';
+      const runDir = join(config.restore.dataRoot, `pitr-${stamp}`);
+      mkdirSync(join(runDir, 'data'), { recursive: true });
+      writeFileSync(join(runDir, 'lifeboat-pitr.json'), `${JSON.stringify({ workflowId: 'capture', runId: 'capture', createdAt: new Date().toISOString(), target: '1970-01-01T00:00:00Z', baseKey: 'none', port: 1 })}\n`);
+      await capture('removeRecoveredCluster', { id: `pitr-${stamp}` });
     }
     if (wanted('pruneBackups')) await capture('pruneBackups', { dryRun: true });
     if (wanted('monitorBackups')) await capture('monitorBackups', {});

@@ -78,6 +78,7 @@ describe('the weekly disaster-recovery drill', () => {
       taskQueue: 'lifeboat',
       overlap: 'SKIP',
       catchupWindowSeconds: 86_400,
+      replaces: 'no seed line: added by Lifeboat (weekly disaster-recovery drill)',
     });
     expect(drill(remote, 'lb-')?.args).toEqual([expect.objectContaining({ declaredBy: 'schedule lb-dr-drill' })]);
   });
