@@ -11,8 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -22,36 +21,19 @@ import { InputInvalid } from '../../lib/errors';
 import { postmasterPid, stopCluster } from '../../lib/pitr/cluster';
 import type { RecoveredCluster } from '../../lib/pitr/recovered-clusters';
 import { clusterOwner, recoveryPathsOf, runDirOf } from '../../lib/pitr/recovery-dir';
+import { withPg } from '../../lib/postgres/connection';
+import { switchWalAndWaitArchived } from '../../lib/postgres/switch-wal';
 import { pgToolPath } from '../../lib/postgres/tools';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
-import { stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { sqlAt, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
 import { freePort } from '../free-port';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'client', 'main.js');
 
-async function withClient<T>(config: Config, database: string, fn: (client: Client) => Promise<T>, port = config.db.port, host = config.db.host): Promise<T> {
-  const client = new Client({ host, port, user: config.db.user, password: config.db.password, database });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function switchAndArchive(config: Config): Promise<string> {
-  return withClient(config, 'postgres', async (client) => {
-    const segment = (await client.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg')).rows[0]!.seg;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const last = (await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')).rows[0]!.last;
-      if (last && last.slice(0, 24) >= segment) return segment;
-      if (Date.now() > deadline) throw new Error(`segment ${segment} was not archived within 90 s`);
-      await delay(200);
-    }
-  });
-}
+/** Run `fn` on a connection to `database` of the configured server. */
+const withClient = <T>(config: Config, database: string, fn: (client: Client) => Promise<T>): Promise<T> => withPg(config.db, fn, database);
+const switchAndArchive = async (config: Config): Promise<string> => (await switchWalAndWaitArchived(config.db, { timeoutMs: 90_000 })).segment;
 
 const nowUtc = (config: Config): Promise<string> =>
   withClient(config, 'postgres', async (c) => (await c.query<{ t: string }>("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t")).rows[0]!.t);
@@ -167,7 +149,7 @@ describe('PITR through the CLI: named base, a target that is really reached, pit
     const result = await run({ targetTime: target, base: older.key, port });
     recovered.push(result.dataDir);
     expect(result.baseKey).toBe(older.key);
-    const phases = await withClient(config, database, async (c) => (await c.query<{ phase: string; n: string }>('SELECT phase, count(*) AS n FROM items GROUP BY phase ORDER BY phase')).rows, port, '127.0.0.1');
+    const phases = await sqlAt<{ phase: string; n: string }>({ host: '127.0.0.1', port }, config, database, 'SELECT phase, count(*) AS n FROM items GROUP BY phase ORDER BY phase');
     expect(phases.find((p) => p.phase === 'after-older')).toEqual({ phase: 'after-older', n: '20' });
     expect(phases.find((p) => p.phase === 'after-t')).toBeUndefined();
 
