@@ -27,20 +27,21 @@ function processesMentioning(marker: string, serversOnly = false): number[] {
   return [...found.entries()].filter(([, ppid]) => !serversOnly || !found.has(ppid)).map(([pid]) => pid).sort();
 }
 
-// A throwaway stack of its own (directory and ports), so the suite's shared stack is untouched.
+// A throwaway stack of its own (directory and ports apart from every other stack's, the production
+// topology test's included), so the suite's shared stacks are untouched.
 const base = process.getuid?.() === 0 ? '/var/lib/lifeboat' : tmpdir();
 const dir = mkdtempSync(join(base, 'stack-lifecycle-'));
 const settings = stackSettings({
   ...process.env,
   LIFEBOAT_STACK_DIR: dir,
-  LIFEBOAT_STACK_TEMPORAL_PORT: '7263',
-  LIFEBOAT_STACK_TEMPORAL_UI_PORT: '8263',
-  LIFEBOAT_STACK_PG_PORT: '15462',
-  LIFEBOAT_STACK_MINIO_SOURCE_PORT: '19030',
-  LIFEBOAT_STACK_MINIO_SOURCE_CONSOLE_PORT: '19031',
-  LIFEBOAT_STACK_MINIO_BACKUP_PORT: '19130',
-  LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT: '19131',
-  LIFEBOAT_STACK_DNS_PORT: '15473',
+  LIFEBOAT_STACK_TEMPORAL_PORT: '7283',
+  LIFEBOAT_STACK_TEMPORAL_UI_PORT: '8283',
+  LIFEBOAT_STACK_PG_PORT: '15492',
+  LIFEBOAT_STACK_MINIO_SOURCE_PORT: '19050',
+  LIFEBOAT_STACK_MINIO_SOURCE_CONSOLE_PORT: '19051',
+  LIFEBOAT_STACK_MINIO_BACKUP_PORT: '19150',
+  LIFEBOAT_STACK_MINIO_BACKUP_CONSOLE_PORT: '19151',
+  LIFEBOAT_STACK_DNS_PORT: '15493',
 });
 
 describe('lifeboat stack up/down', () => {
@@ -60,7 +61,7 @@ describe('lifeboat stack up/down', () => {
 
     // BIND answers for the demo zone with the settings written to lifeboat.env, and takes updates.
     const config = loadConfig({ envFile: first.envFile, env: {} });
-    expect(config.dns).toMatchObject({ provider: 'rfc2136', server: { host: '127.0.0.1', port: 15473 }, zone: 'lifeboat.test', record: 'db.lifeboat.test', drillRecord: 'drill.lifeboat.test' });
+    expect(config.dns).toMatchObject({ provider: 'rfc2136', server: { host: '127.0.0.1', port: 15493 }, zone: 'lifeboat.test', record: 'db.lifeboat.test', drillRecord: 'drill.lifeboat.test' });
     const dns = dnsProviderFromConfig(config.dns)!;
     await dns.check();
     expect(await dns.current('db.lifeboat.test')).toEqual({ name: 'db.lifeboat.test', ttl: 60, records: [{ type: 'A', value: '127.0.0.1' }] });
@@ -84,7 +85,7 @@ describe('lifeboat stack up/down', () => {
     const stopped = await stackDown(settings);
     expect(stopped.sort()).toEqual(['bind', 'minio-backup', 'minio-source', 'postgres', 'temporal']);
     expect(processesMentioning(dir)).toEqual([]);
-    for (const port of [7263, 15462, 19030, 19130, 15473]) expect(await portOpen('127.0.0.1', port)).toBe(false);
+    for (const port of [7283, 15492, 19050, 19150, 15493]) expect(await portOpen('127.0.0.1', port)).toBe(false);
     expect(await stackDown(settings)).toEqual([]);
   });
 
@@ -93,13 +94,13 @@ describe('lifeboat stack up/down', () => {
     const squatter = createServer();
     await new Promise<void>((resolve, reject) => {
       squatter.once('error', reject);
-      squatter.listen(19130, '127.0.0.1', () => resolve());
+      squatter.listen(19150, '127.0.0.1', () => resolve());
     });
     try {
-      await expect(stackUp(settings, () => undefined)).rejects.toThrow(/port 19130 needed by minio-backup is in use/);
+      await expect(stackUp(settings, () => undefined)).rejects.toThrow(/port 19150 needed by minio-backup is in use/);
       // The failed `up` stopped the three servers it had started, and left the squatter alone.
       expect(processesMentioning(dir)).toEqual([]);
-      expect(await portOpen('127.0.0.1', 19130)).toBe(true);
+      expect(await portOpen('127.0.0.1', 19150)).toBe(true);
     } finally {
       squatter.close();
     }
