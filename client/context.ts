@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DEFAULT_ENV_FILE, loadConfig, type Config } from '../lib/config/load';
+import { InputInvalid } from '../lib/errors';
 import { temporalConnectionOptions } from '../lib/config/temporal';
 import { lifeboatDataConverter } from '../lib/codec/data-converter';
 import { createLogger, type Logger } from '../lib/logger';
@@ -33,15 +34,25 @@ export function loadCliContext(options: { envFile?: string; logFd?: number; logF
   return { config, logger };
 }
 
+/** The OS user running the CLI (its passwd entry; $USER where there is none, e.g. containers). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
 /** `lifeboat-cli:<os user>@<host>`: the identity Temporal records on every start, signal and update (audit trail). */
 export function cliIdentity(): string {
-  let user = process.env.USER ?? 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (containers): keep $USER.
-  }
-  return `lifeboat-cli:${user}@${hostname()}`;
+  return `lifeboat-cli:${osUser()}@${hostname()}`;
+}
+
+/** Who approves (or declares, or aborts): `--by`, else the user behind sudo, else the OS user. */
+export function personOf(by: unknown, flag = '--by'): string {
+  const name = String(by ?? process.env.SUDO_USER ?? osUser()).trim();
+  if (!name) throw new InputInvalid(flag, 'must name a person');
+  return name;
 }
 
 export async function connectClient(config: Config): Promise<Client> {

@@ -10,7 +10,7 @@ import { InputInvalid } from '../../lib/errors';
 import { backupConfigFiles, type BackupConfigFilesResult } from '../../workflows/backup-config-files';
 import { approveInPlaceUpdate, configRestoreQuery, restoreConfigFiles, type RestoreConfigFilesInput, type RestoreConfigFilesResult } from '../../workflows/restore-config-files';
 import type { CommandSpec } from '../command-table';
-import { withClient } from '../context';
+import { personOf, withClient } from '../context';
 import { formatBytes, printJson, startedJson } from '../format';
 import { awaitResult, requireWorkers } from '../progress';
 import { uiStartOptions } from '../start-options';
@@ -97,6 +97,7 @@ export const configFileCommands: CommandSpec[] = [
       { flags: '--diff', description: 'list what differs from the live files (or from those below --target); write nothing' },
       { flags: '--in-place', description: 'restore over the live files; waits for the approveInPlace Update' },
       { flags: '--confirm <file>', description: 'with --in-place: approve it, naming the backup file (config_<stamp>.tar.zst.gpg)' },
+      { flags: '--by <name>', description: 'with --confirm: who approves, recorded in the history beside the CLI identity (default: $USER)' },
       { flags: '--source <copy>', description: 'copy to read: local, remote (off-site only) or auto (default)' },
       { flags: '--no-wait', description: 'start the workflow and return' },
       { flags: '--json', description: 'print {workflowId, runId, result} as JSON' },
@@ -136,7 +137,7 @@ export const configFileCommands: CommandSpec[] = [
                 const file = state.backup?.split('/').pop() ?? '';
                 process.stderr.write(`waiting for approval (rerun with --confirm ${file}, or send the Update): ${temporalHint(config, `workflow update execute --workflow-id ${handle.workflowId} --name ${approveInPlaceUpdate.name} --input '{"confirm":"${file}"}'`)}\n`);
               } else {
-                process.stderr.write(`${await handle.executeUpdate(approveInPlaceUpdate, { args: [{ confirm: String(opts.confirm) }] })}\n`);
+                process.stderr.write(`${await handle.executeUpdate(approveInPlaceUpdate, { args: [{ confirm: String(opts.confirm), approvedBy: personOf(opts.by) }] })}\n`);
               }
               break;
             }

@@ -22,7 +22,7 @@ import { parseTargetTime } from '../../lib/pitr/target-time';
 import { abortUpdate, approveUpdate, checkDrInput, disasterRecovery, DR_STEPS, reportQuery, type DisasterRecoveryInput } from '../../workflows/disaster-recovery';
 import { statusQuery, type RunbookStatus } from '../../workflows/step-tracker';
 import type { CommandSpec } from '../command-table';
-import { connectClient, loadCliContext } from '../context';
+import { connectClient, loadCliContext, personOf } from '../context';
 import { table } from '../format';
 import { lifeboatSearchAttributes } from '../search-attributes';
 
@@ -180,8 +180,7 @@ export const drCommands: CommandSpec[] = [
     async run([id], opts) {
       const step = String(opts.step);
       if (!DR_STEPS.some((s) => s.name === step)) throw new InputInvalid('--step', `"${step}" is not a step of the runbook (${DR_STEPS.map((s) => s.name).join(', ')})`);
-      const approvedBy = String(opts.by ?? process.env.SUDO_USER ?? process.env.USER ?? '').trim();
-      if (!approvedBy) throw new InputInvalid('--by', 'name who approves');
+      const approvedBy = personOf(opts.by);
       return withClient(async (client) => {
         const answer = await handleOf(client, id!).executeUpdate(approveUpdate, { args: [{ step, approvedBy, ...(opts.comment !== undefined ? { comment: String(opts.comment) } : {}) }] });
         process.stdout.write(`${answer}\n`);

@@ -18,7 +18,7 @@ import { approveReplaceUpdate, progressQuery, restoreDatabase, type RestoreDatab
 import { verifyBackups } from '../../workflows/verify-backups';
 import { restoreGlobals, type RestoreGlobalsResult } from '../../workflows/restore-globals';
 import type { CommandSpec } from '../command-table';
-import { connectClient, loadCliContext } from '../context';
+import { connectClient, loadCliContext, personOf } from '../context';
 import { backupDurationSeconds, formatAge, formatBytes, formatDuration, printJson, startedJson, table } from '../format';
 import { awaitResult, followProgress, requireWorkers } from '../progress';
 import { restoreLabel, uiStartOptions, verifyLabel } from '../start-options';
@@ -170,6 +170,7 @@ export const restoreCommands: CommandSpec[] = [
       { flags: '--target <database>', description: 'new database to restore into (default <db>_restored_<stamp>)' },
       { flags: '--verify-only', description: 'restore into a temporary database, compare with the metadata, drop it, record the result' },
       { flags: '--confirm <dbname>', description: 'replace the production database (must name it); it is kept, renamed, never dropped' },
+      { flags: '--by <name>', description: 'with --confirm: who approves, recorded in the history beside the CLI identity (default: $USER)' },
       { flags: '--pitr <time>', description: 'point-in-time recovery to TIME, e.g. "2025-10-17 14:30:00+00"' },
       { flags: '--port <port>', description: 'port of the cluster point-in-time recovery starts' },
       { flags: '--source <copy>', description: 'copy to read: local (BACKUP_ROOT and the local WAL archive), remote (the off-site store only) or auto (local first; default)' },
@@ -214,7 +215,7 @@ export const restoreCommands: CommandSpec[] = [
         const result = await followProgress(handle, progressQuery, process.stderr, async (state) => {
           if (checked.replace && state.stage === 'awaiting-approval' && !approvalSent) {
             approvalSent = true;
-            await handle.executeUpdate(approveReplaceUpdate, { args: [{ confirm: String(opts.confirm) }] });
+            await handle.executeUpdate(approveReplaceUpdate, { args: [{ confirm: String(opts.confirm), approvedBy: personOf(opts.by) }] });
           }
         });
         if (opts.json) printJson(startedJson(handle, result));
