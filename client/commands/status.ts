@@ -19,7 +19,7 @@ import type { CommandSpec } from '../command-table';
 import { withClient } from '../context';
 import { EXIT } from '../exit-codes';
 import { formatAge, formatBytes, table } from '../format';
-import { livePollers } from '../progress';
+import { awaitResult, livePollers } from '../progress';
 import { ownedScheduleIds } from '../schedules';
 
 export interface StatusOptions {
@@ -109,13 +109,16 @@ export async function collectStatus(client: Client, config: Config, options: Sta
   let hostError: string | undefined;
   if (queues.every((q) => q.pollers.length > 0)) {
     try {
-      host = await client.workflow.execute(reportStatus, {
+      // A worker stopped less than a minute ago still looks alive to DescribeTaskQueue: awaitResult
+      // gives up (and says so) when no worker picks the run up within seconds, instead of waiting.
+      const handle = await client.workflow.start(reportStatus, {
         taskQueue,
         workflowId: `status-${new Date().toISOString().replace(/[:.]/g, '-')}`,
         args: [{}],
         workflowExecutionTimeout: '3 minutes',
         staticSummary: 'lifeboat status: the backup host\'s facts',
       });
+      host = await awaitResult(handle);
     } catch (error) {
       let cause: unknown = error;
       while ((cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
