@@ -86,6 +86,7 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
       fake('recordBackup', () => ({ metadataKey: 'base/20251017-150000/base.tar.zst.gpg.metadata.json' })),
       fake('uploadArtifact', () => ({ key: 'base/20251017-150000/base.tar.zst.gpg' })),
       fake('shipWal', () => ({ shipped: [] })),
+      fake('writeRunLog', () => undefined), // backupBase's per-run log (reprotect)
       fake('recordUndeliveredAlert', () => undefined),
     ]);
     worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
