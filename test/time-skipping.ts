@@ -69,9 +69,23 @@ export function timeSkippingServer(): ServerChoice {
   return choice;
 }
 
-/** A time-skipping environment on the chosen server (torn down by the caller). */
+/** How often the server is started before giving up: the SDK waits only 5 s for it to answer. */
+const START_ATTEMPTS = 3;
+
+/**
+ * A time-skipping environment on the chosen server (torn down by the caller). The SDK gives the
+ * server 5 s to answer; a JVM starting on a loaded 2-core machine can take longer (seen in CI), so a
+ * start that timed out is tried again (the second start finds the jars in the page cache).
+ */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const server = timeSkippingServer();
   if (server.kind === 'none') throw new Error(`no time-skipping test server: ${server.reason}`);
-  return TestWorkflowEnvironment.createTimeSkipping(server.path ? { server: { executable: { type: 'existing-path', path: server.path } } } : {});
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping(server.path ? { server: { executable: { type: 'existing-path', path: server.path } } } : {});
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS || !/did not start within/.test((error as Error).message)) throw error;
+      console.warn(`time-skipping test server did not start in time (attempt ${attempt} of ${START_ATTEMPTS}); starting it again`);
+    }
+  }
 }
