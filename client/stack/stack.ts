@@ -12,7 +12,7 @@
  * Temporal server on its own PostgreSQL, and `up` also starts the workers standing for the hosts.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { walArchiveDir } from '../../lib/catalog/paths';
 import { StackFailed } from '../../lib/errors';
@@ -365,6 +365,24 @@ export async function stackDown(settings: StackSettings): Promise<string[]> {
   const stopped = [...(await stopComponents(settings, workers)), ...(await stopComponents(settings, COMPONENT_NAMES))];
   stopGpgAgent(stackKeyPaths(settings.dir).gnupgHome);
   return stopped;
+}
+
+/**
+ * Test stacks only: a stack directory whose servers are not all running was left by a run that was
+ * killed (or a reboot), and its PostgreSQL may need crash recovery that cannot succeed (a test's
+ * tablespace under a temporary directory that is gone). Stop what still runs and remove the
+ * directory, so the next `up` starts from nothing. Returns true when it discarded something.
+ * Never used for the developer's stack, whose data is kept.
+ */
+export async function discardStaleTestStack(settings: StackSettings, progress: Progress = () => undefined): Promise<boolean> {
+  if (!existsSync(stackPaths(settings.dir).state)) return false;
+  const components = await stackStatus(settings);
+  const down = components.filter((c) => !c.name.startsWith('worker-') && !c.running).map((c) => c.name);
+  if (down.length === 0) return false;
+  progress(`discarding the stale stack in ${settings.dir} (not running: ${down.join(', ')}): starting from nothing`);
+  await stackDown(settings);
+  rmSync(settings.dir, { recursive: true, force: true });
+  return true;
 }
 
 export { temporalPaths, minioPaths };

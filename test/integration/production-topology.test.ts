@@ -13,7 +13,7 @@ import { temporal } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackSettings } from '../../client/stack/settings';
-import { ensureStackWorker, stackProcessPid, stackUp, stopStackWorker } from '../../client/stack/stack';
+import { discardStaleTestStack, ensureStackWorker, stackProcessPid, stackUp, stopStackWorker } from '../../client/stack/stack';
 import { BACKUP_HOST, canSetHostName, DB_HOST } from '../../client/stack/topology';
 import { parseMetadata } from '../../lib/catalog/metadata';
 import { loadConfig, type Config } from '../../lib/config/load';
@@ -56,6 +56,7 @@ describe.skipIf(!binaries)(`production topology: Temporal server ${TEMPORAL_SERV
   beforeAll(async () => {
     expect(canSetHostName(), 'the workers need `unshare --uts` (root) to carry their own host names').toBe(true);
     const started = Date.now();
+    await discardStaleTestStack(settings, log);
     const up = await stackUp(settings, log);
     log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s (started: ${up.started.join(', ') || 'none'})`);
     config = loadConfig({ envFile: up.envFile, env: {} });

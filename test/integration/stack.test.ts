@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { portOpen } from '../../client/stack/processes';
 import { stackSettings } from '../../client/stack/settings';
-import { stackDown, stackStatus, stackUp } from '../../client/stack/stack';
+import { discardStaleTestStack, stackDown, stackStatus, stackUp } from '../../client/stack/stack';
 import { loadConfig } from '../../lib/config/load';
 import { dnsProviderFromConfig } from '../../lib/dns/from-config';
 
@@ -82,6 +82,10 @@ describe('lifeboat stack up/down', () => {
     await stackUp(settings, () => undefined);
     expect((await dns.current('drill.lifeboat.test'))?.records).toEqual([{ type: 'A', value: '127.0.0.2' }]);
 
+    // A test stack that runs is kept as it is.
+    expect(await discardStaleTestStack(settings)).toBe(false);
+    expect((await stackStatus(settings)).every((s) => s.running)).toBe(true);
+
     const stopped = await stackDown(settings);
     expect(stopped.sort()).toEqual(['bind', 'minio-backup', 'minio-source', 'postgres', 'temporal']);
     expect(processesMentioning(dir)).toEqual([]);
@@ -104,5 +108,15 @@ describe('lifeboat stack up/down', () => {
     } finally {
       squatter.close();
     }
+  });
+
+  it('a test stack left stopped (a killed run, a reboot) is discarded, so the next up starts from nothing', async () => {
+    // The previous cases left the directory with its state file and data, and nothing running.
+    expect(existsSync(join(dir, 'stack.json'))).toBe(true);
+    const lines: string[] = [];
+    expect(await discardStaleTestStack(settings, (l) => lines.push(l))).toBe(true);
+    expect(lines.join('\n')).toMatch(/not running: temporal, postgres, minio-source, minio-backup, bind/);
+    expect(existsSync(dir)).toBe(false);
+    expect(await discardStaleTestStack(settings)).toBe(false);
   });
 });
