@@ -37,6 +37,8 @@ export interface FoundBackup {
   fingerprint?: string;
   local: boolean;
   remote: boolean;
+  /** A dump's globals artifact from the same run (roles, tablespaces), when its metadata names one. */
+  globalsKey?: string;
 }
 
 export function createRestoreActivities({ config, logger, stores, keys: keyRing }: Pick<Deps, 'config' | 'logger' | 'stores' | 'keys'>) {
@@ -63,6 +65,7 @@ export function createRestoreActivities({ config, logger, stores, keys: keyRing 
         fingerprint: m.encryption.fingerprint,
         local: found.local,
         remote: found.remote,
+        ...(m.kind === 'logical' && m.globalsKey ? { globalsKey: m.globalsKey } : {}),
       };
     },
 

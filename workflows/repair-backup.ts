@@ -7,7 +7,7 @@
  * checked again and the result recorded as their verification state. Refuses (ChecksumMismatch,
  * CLI exit 6) when no copy is good; does nothing when both are.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ChecksumMismatch } from '../lib/errors';
 import type { CheckResult, CopyName, VerificationResult } from '../lib/verify/artifact';
@@ -53,7 +53,9 @@ export async function repairBackup(input: RepairBackupInput): Promise<RepairBack
   const upload = proxyActivities<Activities>(UPLOAD(target.backupHostTaskQueue));
 
   // 1. Which backup.
+  setCurrentDetails(`**1 locate** \`${input.backup.trim()}\``);
   const { key } = await hostLocal.findBackup({ backup: input.backup });
+  setCurrentDetails(`**2 check** each copy of \`${key}\` against its metadata`);
 
   // 2. Each copy's sha256 and size against the metadata; record what was found.
   const before = await host.checkBackupCopies({ key });
@@ -66,6 +68,7 @@ export async function repairBackup(input: RepairBackupInput): Promise<RepairBack
   if (plan.action === 'none') return { ...result, action: 'none', summary: plan.reason };
 
   // 4. Replace the bad copy from the good one, written as a backup is.
+  setCurrentDetails(`**3 replace** the ${plan.copy} copy of \`${key}\` from the ${plan.from} copy`);
   if (plan.copy === 'local') {
     await host.replaceLocalCopy({ key });
   } else {
@@ -74,8 +77,10 @@ export async function repairBackup(input: RepairBackupInput): Promise<RepairBack
   }
 
   // 5. Both copies again; recorded as their verification state.
+  setCurrentDetails(`**4 recheck** both copies of \`${key}\``);
   const after = await host.checkBackupCopies({ key });
   await hostLocal.recordVerification({ result: asVerification(after, workflowId) });
+  setCurrentDetails(`**done**: ${key}: ${after.local.ok && after.remote?.ok ? `the ${plan.copy} copy replaced, both copies match` : 'still not repaired'}`);
   if (!after.local.ok || !after.remote?.ok) throw permanentFailure(ChecksumMismatch, `${key}: still not repaired after replacing the ${plan.copy} copy (${describeCopies(after)})`);
   return {
     ...result,

@@ -21,6 +21,7 @@ import type { ComparisonResult } from '../lib/restore/compare';
 import type { CopySource } from '../lib/restore/fetch';
 import type { PostgresTarget, RestoreProgress } from '../lib/restore/load';
 import type { CheckResult, VerificationResult } from '../lib/verify/artifact';
+import type { RestoreGlobalsResult } from './restore-globals';
 import { formatStamp } from '../lib/catalog/names';
 import { BackupNotFound, ChecksumMismatch, OperationRefused } from '../lib/errors';
 import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
@@ -48,6 +49,12 @@ export interface RestoreDatabaseInput {
    * PGPASSWORD, so the target must accept that role and password. Not with replaceProduction.
    */
   target?: { postgres?: PostgresTarget };
+  /**
+   * Apply the globals backup of the same run (roles, memberships, tablespaces) to the target server
+   * before the load, as the seed's runbook does by hand with psql: existing roles are skipped and
+   * reported (restoreGlobals' rules). Not with verifyOnly, which leaves the server as it was.
+   */
+  withGlobals?: boolean;
 }
 
 export interface RestoreState extends Partial<RestoreProgress> {
@@ -66,6 +73,8 @@ export interface RestoreDatabaseResult {
   restoreSeconds: number;
   verified: boolean;
   replaced?: { production: string; keptAs: string };
+  /** With `withGlobals`: what the globals step created, skipped or could not apply. */
+  globals?: RestoreGlobalsResult;
 }
 
 export const progressQuery = defineQuery<RestoreState>('progress');
@@ -145,6 +154,8 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   if (!input || typeof input.backup !== 'string' || input.backup.trim() === '') invalid('backup: name a backup (see `lifeboat restore --list`)');
   if (input.targetDatabase !== undefined && !NAME.test(input.targetDatabase)) invalid(`targetDatabase: "${input.targetDatabase}" is not a plain database name (lower-case letters, digits, _)`);
   if (input.verifyOnly && input.replaceProduction) invalid('verifyOnly and replaceProduction exclude each other');
+  if (input.withGlobals !== undefined && typeof input.withGlobals !== 'boolean') invalid(`withGlobals: must be true or false (got ${JSON.stringify(input.withGlobals)})`);
+  if (input.withGlobals && input.verifyOnly) invalid('withGlobals: a verify-only restore leaves the server as it was; drop withGlobals (or verifyOnly)');
   const source = checkSource(input.source);
   const pgTarget = checkPostgresTarget(input.target);
   if (pgTarget && input.replaceProduction) invalid('target: replaceProduction only replaces the configured production database; drop target.postgres or replaceProduction');
@@ -167,6 +178,7 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   if (found.kind !== 'logical') invalid(`backup: ${found.key} is a ${found.kind} backup; use point-in-time recovery for base backups`);
   if (source === 'local' && !found.local) throw permanentFailure(BackupNotFound, `source: ${found.key} has no local copy in BACKUP_ROOT; use source remote or auto for the off-site copy`);
   if (source === 'remote' && !found.remote) throw permanentFailure(BackupNotFound, `source: ${found.key} has no off-site copy (or REMOTE_STORAGE is off); use source local or auto`);
+  if (input.withGlobals && !found.globalsKey) throw permanentFailure(BackupNotFound, `withGlobals: ${found.key} names no globals backup in its metadata; restore roles with restoreGlobals and a globals_<stamp> backup, or drop withGlobals`);
   // Generated names carry the stamp and a piece of the run id, so concurrent runs never collide.
   const suffix = `${stamp.replace('-', '_')}_${workflowInfo().runId.replace(/-/g, '').slice(-6)}`;
   const database = input.verifyOnly
@@ -189,6 +201,18 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
     const failed = (name: CheckResult['name']): CheckResult => ({ name, ok: false, detail: failureDetail(error) });
     if (input.verifyOnly) await recordFailure(hostLocal, target.backupHostTaskQueue, found.key, error, [...(found.local ? [failed('local-checksum')] : []), ...(found.remote ? [failed('remote-checksum')] : [])]);
     throw error;
+  }
+
+  // 2b. With globals: roles and tablespaces first, as the seed's runbook orders it (the dump's
+  // owners and grants name them). Same activity and rules as restoreGlobals.
+  let globals: RestoreGlobalsResult | undefined;
+  if (input.withGlobals && found.globalsKey) {
+    steps.start('globals', found.globalsKey);
+    const globalsHost = proxyActivities<Activities>({ ...STREAMING(target.backupHostTaskQueue), startToCloseTimeout: '30 minutes', retry: { initialInterval: '10 seconds', maximumAttempts: 3 } });
+    const applied = await globalsHost.applyGlobalsBackup({ backup: found.globalsKey, ...sourceArg, ...targetArg });
+    globals = applied;
+    const count = (state: string): number => applied.roles.filter((r) => r.state === state).length;
+    steps.done('globals', `roles: ${count('created')} created, ${count('skipped')} skipped, ${count('failed')} failed`);
   }
 
   // 3. Decrypt, decompress, load into the new database (one transaction).
@@ -215,7 +239,9 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   }
   if (check.ok) steps.done('compare', `${check.tables} tables, ${check.rows} rows match the metadata`);
   else steps.fail('compare', check.problems.join('; '));
-  const result: RestoreDatabaseResult = { backup: found.key, database, source: copy.source, ...(pgTarget ? { target: { postgres: pgTarget } } : {}), check, restoreSeconds: restored.seconds, verified: check.ok };
+  const result: RestoreDatabaseResult = {
+    backup: found.key, database, source: copy.source, ...(pgTarget ? { target: { postgres: pgTarget } } : {}), check, restoreSeconds: restored.seconds, verified: check.ok, ...(globals ? { globals } : {}),
+  };
 
   if (input.verifyOnly) {
     // 5a. Verify-only: drop the temporary database, record and report the result.
@@ -304,7 +330,7 @@ function checkPostgresTarget(target: unknown): PostgresTarget | undefined {
 
 /** The steps a run takes, by its input (an input too broken for any step still gets the first ones). */
 function restoreStepNames(input: RestoreDatabaseInput | undefined): string[] {
-  const names = ['locate', 'fetch', 'load', 'compare'];
+  const names = input?.withGlobals ? ['locate', 'fetch', 'globals', 'load', 'compare'] : ['locate', 'fetch', 'load', 'compare'];
   if (input?.verifyOnly) names.push('drop', 'record');
   else if (input?.replaceProduction) names.push('approval', 'replace');
   return names;

@@ -5,7 +5,7 @@
  * tablespace whose directory the server lacks is reported, not created. On the backup host (the
  * artifact lives there); `target.postgres` names another server as restoreDatabase takes it.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RestoreGlobalsActivityResult } from '../activities/restore-globals';
 import type { CopySource } from '../lib/restore/fetch';
@@ -49,5 +49,9 @@ export async function restoreGlobals(input: RestoreGlobalsInput): Promise<Restor
   const where = await general.describeBackupTarget();
   // 2. On the backup host: verified copy, decoded in memory, applied object by object with a report.
   const host = proxyActivities<Activities>({ ...STREAMING(where.backupHostTaskQueue), startToCloseTimeout: '30 minutes', retry: { initialInterval: '10 seconds', maximumAttempts: 3 } });
-  return host.applyGlobalsBackup({ backup: input.backup.trim(), ...(source ? { source } : {}), ...(target ? { target } : {}) });
+  setCurrentDetails(`**apply** roles and tablespaces from \`${input.backup.trim()}\` to ${target ? `${target.host}:${target.port}` : 'the configured PostgreSQL'}`);
+  const result = await host.applyGlobalsBackup({ backup: input.backup.trim(), ...(source ? { source } : {}), ...(target ? { target } : {}) });
+  const count = (state: string): number => result.roles.filter((r) => r.state === state).length;
+  setCurrentDetails(`**done**: ${result.server}: roles ${count('created')} created, ${count('skipped')} skipped, ${count('failed')} failed`);
+  return result;
 }

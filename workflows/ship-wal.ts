@@ -3,7 +3,7 @@
  * the `rpo-exposure` alert current, so a stuck shipping, an off-site store that is down or a dead
  * archiver is reported within a shipping interval, not at the next hourly monitoring run.
  */
-import { condition, log, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, log, patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ShipWalResult } from '../activities/wal';
 import { raiseAlert } from './alerting';
@@ -31,6 +31,7 @@ export async function shipWal(input: ShipWalInput = {}): Promise<ShipWalResult> 
   if (!target.remote) throw invalidInput('REMOTE_STORAGE is off: there is nowhere to ship WAL to');
   const queue = target.backupHostTaskQueue;
   const upload = proxyActivities<Activities>(UPLOAD(queue));
+  setCurrentDetails(`**ship** archived WAL from \`${queue}\` to the off-site store${input.limit ? ` (at most ${input.limit} files)` : ''}`);
   if (!patched(EXPOSURE_ALERT_PATCH)) return upload.shipWal({ limit: input.limit });
 
   // 2. Ship. Temporal retries the upload for hours when the off-site store is down, and the exposure
@@ -55,7 +56,9 @@ export async function shipWal(input: ShipWalInput = {}): Promise<ShipWalResult> 
   );
   try {
     while (!(await condition(() => settled, recheckSeconds * 1000))) await checkExposure();
-    return await shipping;
+    const shipped = await shipping;
+    setCurrentDetails(`**done**: ${shipped.shipped.length} file(s) shipped, ${shipped.backlog.pendingCount} pending`);
+    return shipped;
   } finally {
     // 3. The exposure after this run: raised, or resolved once shipping caught up.
     await checkExposure();

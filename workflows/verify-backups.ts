@@ -9,7 +9,7 @@
  * through `notify`. A backup with one bad copy and one good one is repaired from the good one
  * (repairBackup, as a child) and the alert says what was repaired.
  */
-import { ChildWorkflowFailure, executeChild, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ChildWorkflowFailure, executeChild, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import { invalidInput } from './failures';
 import type { Activities } from '../activities';
 import type { VerifyTarget } from '../activities/verify';
@@ -66,7 +66,9 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
         : (await hostLocal.listBackupKeys({ scope: input.scope })).map((key): VerifyTarget => ({ kind: 'backup', key }));
 
   const results: VerificationResult[] = [];
+  const show = (head: string): void => setCurrentDetails(verifyDetails(input.scope, targets.length, head, results));
   for (const target of targets) {
+    show(`**verify** ${results.length + 1} of ${targets.length}: \`${targetName(target)}\`${input.restore && target.kind === 'backup' ? ' (with a test restore of dumps)' : ''}`);
     // 2. Checksums of every copy, then decode the verified one and check what it holds.
     const result =
       target.kind === 'wal' ? await host.verifyWalArchive({ scope: target.scope }) : target.kind === 'snapshot' ? await host.verifyStoredSnapshot({ key: target.key }) : await host.verifyStoredBackup({ key: target.key });
@@ -97,6 +99,7 @@ export async function verifyBackups(input: VerifyBackupsInput): Promise<VerifyBa
     results.push(result);
   }
   const repaired = results.filter((r) => r.repair?.ok).length;
+  show(`**done**: ${results.length} verified`);
   return { verified: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok && !r.repair?.ok).length, ...(repaired > 0 ? { repaired } : {}), results };
 }
 
@@ -116,4 +119,21 @@ async function repairCopy(key: string, index: number, alertQueue: string, reason
     await raiseAlert(alertQueue, { severity: 'critical', condition: `verify:${key}`, summary: `backup ${key} failed verification: ${reasons.join('; ')}; repair failed: ${detail}`, details: { key, repair: detail } });
     return { ok: false, detail };
   }
+}
+
+function targetName(target: VerifyTarget): string {
+  return target.kind === 'wal' ? `the WAL archive (${target.scope})` : target.key;
+}
+
+/**
+ * The UI's current details: what runs now, the tally, and the newest results (bad ones first), so a
+ * long `--all` run says where it is. Not a command: changing it never changes a history.
+ */
+function verifyDetails(scope: string, total: number, head: string, results: readonly VerificationResult[]): string {
+  const bad = results.filter((r) => !r.ok);
+  const repaired = bad.filter((r) => r.repair?.ok).length;
+  const tally = `${results.length} of ${total} done: ${results.length - bad.length} ok, ${bad.length - repaired} failed${repaired ? `, ${repaired} repaired` : ''}`;
+  const line = (r: VerificationResult): string => `- ${r.ok ? 'ok' : r.repair?.ok ? 'repaired' : '**FAILED**'} \`${r.key}\`${r.ok ? '' : `: ${r.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`}`;
+  const recent = [...bad.slice(-5), ...results.filter((r) => r.ok).slice(-5)];
+  return [`Verification (${scope})`, '', head, '', tally, ...(recent.length ? ['', ...recent.map(line)] : [])].join('\n');
 }

@@ -92,7 +92,10 @@ export async function listRestorable(config: Config): Promise<string> {
 export async function startRestore(
   client: Client,
   config: Config,
-  args: { backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string; source?: CopySource; targetServer?: { host: string; port: number } },
+  args: {
+    backup: string; targetDatabase?: string; verifyOnly?: boolean; replaceProduction?: boolean; taskQueue?: string; source?: CopySource; targetServer?: { host: string; port: number };
+    withGlobals?: boolean;
+  },
 ) {
   return client.workflow.start(restoreDatabase, {
     taskQueue: args.taskQueue ?? config.temporal.taskQueue,
@@ -104,6 +107,7 @@ export async function startRestore(
       ...(args.replaceProduction ? { replaceProduction: true } : {}),
       ...(args.source ? { source: args.source } : {}),
       ...(args.targetServer ? { target: { postgres: args.targetServer } } : {}),
+      ...(args.withGlobals ? { withGlobals: true } : {}),
     }],
     ...(await uiStartOptions(client, restoreLabel(config, args))),
   });
@@ -119,11 +123,12 @@ export function describeGlobalsRestore(r: RestoreGlobalsResult): string {
 
 export function describeRestore(r: RestoreDatabaseResult): string {
   const check = r.check.ok ? `${r.check.tables} tables / ${r.check.rows} rows match the metadata` : `MISMATCH: ${r.check.problems.join('; ')}`;
-  return `${r.backup} -> ${r.database} in ${r.restoreSeconds.toFixed(1)} s (${r.source} copy); ${check}${r.replaced ? `; now ${r.replaced.production}, previous kept as ${r.replaced.keptAs}` : ''}`;
+  const line = `${r.backup} -> ${r.database} in ${r.restoreSeconds.toFixed(1)} s (${r.source} copy); ${check}${r.replaced ? `; now ${r.replaced.production}, previous kept as ${r.replaced.keptAs}` : ''}`;
+  return r.globals ? `${line}\n${describeGlobalsRestore(r.globals).trimEnd()}` : line;
 }
 
 /** Check the operator's input against the catalog before anything starts. */
-async function checkRestoreInput(config: Config, backup: string, opts: Record<string, unknown>): Promise<{ key: string; replace: boolean; target?: string }> {
+async function checkRestoreInput(config: Config, backup: string, opts: Record<string, unknown>): Promise<{ key: string; replace: boolean; target?: string; globalsKey?: string }> {
   const target = opts.target as string | undefined;
   const confirm = opts.confirm as string | undefined;
   if (target !== undefined && !DATABASE_NAME.test(target)) throw new InputInvalid('--target', `"${target}" is not a plain database name`, 'use lower-case letters, digits and underscores');
@@ -140,7 +145,15 @@ async function checkRestoreInput(config: Config, backup: string, opts: Record<st
   if (found.metadata.kind !== 'logical') {
     throw new InputInvalid('backup', `${found.key} is a ${found.metadata.kind} backup`, found.metadata.kind === 'base' ? 'restore base backups with --pitr TIME' : 'name a database dump');
   }
-  return { key: found.key, replace, target: replace ? undefined : target };
+  let globalsKey: string | undefined;
+  if (opts.withGlobals) {
+    if (opts.verifyOnly) throw new InputInvalid('--with-globals', 'cannot be combined with --verify-only: a verify-only restore leaves the server as it was');
+    globalsKey = found.metadata.globalsKey;
+    if (!globalsKey) throw new InputInvalid('--with-globals', `${found.key} names no globals backup in its metadata`, 'apply roles with `lifeboat restore globals <globals_<stamp> backup>`, or leave --with-globals out');
+    // The globals artifact must be there too (either copy), or nothing starts.
+    await locateBackup(globalsKey, local, remote);
+  }
+  return { key: found.key, replace, target: replace ? undefined : target, ...(globalsKey ? { globalsKey } : {}) };
 }
 
 /**
@@ -175,6 +188,7 @@ export const restoreCommands: CommandSpec[] = [
       { flags: '--port <port>', description: 'port of the cluster point-in-time recovery starts' },
       { flags: '--source <copy>', description: 'copy to read: local (BACKUP_ROOT and the local WAL archive), remote (the off-site store only) or auto (local first; default)' },
       { flags: '--target-server <host:port>', description: 'restore a dump into another PostgreSQL server (e.g. a new cluster), reached with DB_USER / PGPASSWORD' },
+      { flags: '--with-globals', description: 'first apply the same run\'s globals backup (roles, tablespaces) to the target server; existing roles skipped and reported' },
       { flags: '--no-wait', description: 'start the workflow and return' },
       { flags: '--json', description: 'machine-readable output (with --list: the backups; else {workflowId, runId, result})' },
     ],
@@ -190,6 +204,7 @@ export const restoreCommands: CommandSpec[] = [
         const port = opts.port !== undefined ? Number(opts.port) : undefined;
         if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new InputInvalid('--port', `must be a TCP port (got "${String(opts.port)}")`);
         if (opts.targetServer !== undefined) throw new InputInvalid('--target-server', 'point-in-time recovery builds a new cluster on the backup host; choose its port with --port');
+        if (opts.withGlobals) throw new InputInvalid('--with-globals', 'point-in-time recovery restores the whole cluster, roles and tablespaces included; leave --with-globals out');
         const { runPitrRestore } = await import('./pitr');
         // A named backup is the base backup to recover from (refused when it is not one, or finished after the target).
         await runPitrRestore(String(opts.pitr), { port, wait: opts.wait !== false, json: Boolean(opts.json), ...(source ? { source } : {}), ...(backup ? { base: backup } : {}) });
@@ -205,6 +220,7 @@ export const restoreCommands: CommandSpec[] = [
         await requireWorkers(client, config.temporal.taskQueue);
         const handle = await startRestore(client, config, {
           backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace, ...(source ? { source } : {}), ...(targetServer ? { targetServer } : {}),
+          ...(checked.globalsKey ? { withGlobals: true } : {}),
         });
         process.stderr.write(`started workflow ${handle.workflowId}\n`);
         if (opts.wait === false) {

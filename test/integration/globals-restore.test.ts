@@ -2,22 +2,48 @@
  * restoreGlobals on the real stack (issue 14: globals were backed up but could only be restored by
  * hand): roles from a globals backup are created when missing, skipped with a report when they
  * exist, the role running the restore is never altered, memberships of created roles come back, and
- * a tablespace whose directory is gone is reported as missing-directory, not created.
+ * a tablespace whose directory is gone is reported as missing-directory, not created. A full
+ * restore with `withGlobals` applies the same run's globals before the load.
  */
+import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postgresOsUser } from '../../lib/postgres/os-user';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
+import type { RestoreDatabaseResult } from '../../workflows/restore-database';
 import type { RestoreGlobalsResult } from '../../workflows/restore-globals';
-import { queryDb, startTestWorker, type TestWorkerHandle } from './helpers';
+import { queryDb, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+
+const LIFEBOAT = join(__dirname, '..', '..', 'bin', 'lifeboat.js');
+
+/** The CLI against the test stack (async: the worker runs in this process). */
+function cli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LIFEBOAT, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 240_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 describe('restoreGlobals on the real stack', () => {
   let worker: TestWorkerHandle;
   const id = Date.now().toString(36);
   const [kept, dropped, member] = [`lb_glob_kept_${id}`, `lb_glob_dropped_${id}`, `lb_glob_member_${id}`];
   const tablespace = `lb_glob_ts_${id}`;
-  const tsDir = `/tmp/lifeboat-globals-${id}`;
+  // Under the stack directory, not /tmp: a cluster killed while the tablespace exists replays its
+  // CREATE TABLESPACE at start and needs the directory (a /tmp directory cleaned meanwhile broke CI).
+  const tsDir = join(inject('stackDir'), 'tablespaces', `lifeboat-globals-${id}`);
   let globalsKey: string;
+  let dumpKey: string;
 
   beforeAll(async () => {
     worker = await startTestWorker();
@@ -26,12 +52,14 @@ describe('restoreGlobals on the real stack', () => {
     await sql(`CREATE ROLE ${dropped} NOLOGIN CREATEDB CONNECTION LIMIT 7`);
     await sql(`CREATE ROLE ${member} NOLOGIN`);
     await sql(`GRANT ${dropped} TO ${member}`);
+    mkdirSync(join(tsDir, '..'), { recursive: true, mode: 0o755 });
     mkdirSync(tsDir, { mode: 0o700 });
     const owner = postgresOsUser();
     if (owner) chownSync(tsDir, owner.uid, owner.gid);
     await sql(`CREATE TABLESPACE ${tablespace} LOCATION '${tsDir}'`);
     const backup = (await worker.env.client.workflow.execute('backupDatabase', { taskQueue: worker.taskQueue, workflowId: `test-globals-backup-${id}`, args: [{ tier: 'daily' }] })) as BackupDatabaseResult;
     globalsKey = backup.globalsKey;
+    dumpKey = backup.key;
     // After the backup: one role and the tablespace (and its directory) are gone.
     await sql(`DROP ROLE ${dropped}`);
     await sql(`DROP TABLESPACE ${tablespace}`);
@@ -73,5 +101,58 @@ describe('restoreGlobals on the real stack', () => {
     // The activity's refusal (BackupNotFound, non-retryable) under the workflow's ActivityFailure.
     const cause = (error as { cause?: { cause?: { message?: string; type?: string } } }).cause?.cause;
     expect(cause).toMatchObject({ type: 'BackupNotFound', message: expect.stringMatching(/^no backup/) });
+  });
+
+  it('a full restore with withGlobals applies the same run\'s globals before the load, then loads and checks the dump', { timeout: 300_000 }, async () => {
+    await queryDb(worker.config, 'postgres', `DROP ROLE IF EXISTS ${dropped}`);
+    const result = (await worker.env.client.workflow.execute('restoreDatabase', {
+      taskQueue: worker.taskQueue,
+      workflowId: `test-globals-full-${id}`,
+      args: [{ backup: dumpKey, withGlobals: true }],
+    })) as RestoreDatabaseResult;
+    try {
+      expect(result.globals?.key).toBe(globalsKey);
+      expect(result.globals?.roles).toContainEqual({ name: dropped, state: 'created' });
+      expect(result.globals?.roles).toContainEqual({ name: kept, state: 'skipped', reason: 'exists' });
+      expect(result.check.ok).toBe(true);
+      const [role] = await queryDb<{ n: number }>(worker.config, 'postgres', `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${dropped}'`);
+      expect(role?.n).toBe(1);
+      // The step table shows the globals step between fetch and load.
+      const history = await worker.env.client.workflow.getHandle(`test-globals-full-${id}`).fetchHistory();
+      const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      expect(scheduled.indexOf('applyGlobalsBackup')).toBeGreaterThan(scheduled.indexOf('fetchBackup'));
+      expect(scheduled.indexOf('applyGlobalsBackup')).toBeLessThan(scheduled.indexOf('restoreBackup'));
+    } finally {
+      await queryDb(worker.config, 'postgres', `DROP DATABASE IF EXISTS ${result.database}`);
+    }
+  });
+
+  it('refuses withGlobals with verifyOnly before anything runs', async () => {
+    const error = await worker.env.client.workflow
+      .execute('restoreDatabase', { taskQueue: worker.taskQueue, workflowId: `test-globals-verify-${id}`, args: [{ backup: dumpKey, withGlobals: true, verifyOnly: true }] })
+      .then(() => undefined, (e: unknown) => e as Error);
+    expect((error as { cause?: { message?: string } } | undefined)?.cause?.message).toMatch(/^withGlobals: a verify-only restore/);
+    const history = await worker.env.client.workflow.getHandle(`test-globals-verify-${id}`).fetchHistory();
+    expect((history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+
+  it('`lifeboat restore BACKUP --with-globals`: refused with --verify-only (exit 2, nothing started), else prints the globals report', { timeout: 300_000 }, async () => {
+    const env = { LIFEBOAT_TASK_QUEUE: worker.taskQueue, LIFEBOAT_HOST: 'testhost' };
+    const refused = await cli(['restore', dumpKey, '--with-globals', '--verify-only'], env);
+    expect(refused.status, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/--with-globals: cannot be combined with --verify-only/);
+    expect(refused.stderr).not.toMatch(/started workflow/);
+
+    await queryDb(worker.config, 'postgres', `DROP ROLE IF EXISTS ${dropped}`);
+    const out = await cli(['restore', dumpKey, '--with-globals', '--json'], env);
+    expect(out.status, out.stderr).toBe(0);
+    const { result } = JSON.parse(out.stdout) as { result: RestoreDatabaseResult };
+    try {
+      expect(result.globals?.key).toBe(globalsKey);
+      expect(result.globals?.roles).toContainEqual({ name: dropped, state: 'created' });
+      expect(result.check.ok).toBe(true);
+    } finally {
+      await queryDb(worker.config, 'postgres', `DROP DATABASE IF EXISTS ${result.database}`);
+    }
   });
 });

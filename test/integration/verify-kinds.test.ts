@@ -154,8 +154,11 @@ describe('verify covers every artifact kind', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  const verify = async (scope: 'all' | 'latest'): Promise<VerifyBackupsResult> =>
-    (await worker.env.client.workflow.execute('verifyBackups', { taskQueue: worker.taskQueue, workflowId: `test-vk-${scope}-${Date.now()}`, args: [{ scope }] })) as VerifyBackupsResult;
+  let lastVerifyId = '';
+  const verify = async (scope: 'all' | 'latest'): Promise<VerifyBackupsResult> => {
+    lastVerifyId = `test-vk-${scope}-${Date.now()}`;
+    return (await worker.env.client.workflow.execute('verifyBackups', { taskQueue: worker.taskQueue, workflowId: lastVerifyId, args: [{ scope }] })) as VerifyBackupsResult;
+  };
   const detailOf = (result: VerifyBackupsResult, k: string): string => result.results.find((r) => r.key === k)!.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('\n');
 
   it('--all passes the good artifacts and fails each broken one, named, with the reason', async () => {
@@ -173,6 +176,10 @@ describe('verify covers every artifact kind', () => {
     expect(wal.checks.filter((c) => c.name === 'wal-segment')).toEqual([{ name: 'wal-segment', ok: false, detail: expect.stringMatching(new RegExp(`^${corruptSegment}: does not start with a WAL page header`)) }]);
     expect(wal.checks[0]!.detail).toMatch(/^1 bad WAL file\(s\): 0000000.*AA; 2 file\(s\)/);
     expect(result.failed).toBe(5);
+    // The UI's current details (issue 14): the tally and the failed ones by name, not a blank page.
+    const metadata = await worker.env.client.workflow.getHandle(lastVerifyId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(new RegExp(`^Verification \\(all\\)\n\n\\*\\*done\\*\\*: ${result.results.length} verified\n\n${result.results.length} of ${result.results.length} done: ${result.verified} ok, 5 failed`));
+    expect(metadata.currentDetails).toContain(`- **FAILED** \`${keys.emptyGlobals}\`: content`);
 
     // Recorded beside each artifact (snapshots beside the snapshot), per copy.
     expect(readVerification(config.backupRoot, keys.emptyGlobals)?.copies?.local).toMatchObject({ ok: false, detail: expect.stringContaining('decodes to nothing') });
