@@ -54,13 +54,15 @@ export function environmentNameFor(workflowId: string): string {
   return `dr-${cleaned}`.slice(0, 100);
 }
 
-async function newestLogicalDump(remote: Store, database: string): Promise<LogicalMetadata | undefined> {
+async function newestLogicalDump(remote: Store, database: string): Promise<{ dump: LogicalMetadata; globalsOffsite: boolean } | undefined> {
   const copies = await scanStore(remote, ['daily/', 'weekly/', 'monthly/']);
+  const complete = new Set(copies.filter((c) => c.size !== undefined).map((c) => c.metadata.key));
   const dumps = copies
     .filter((c) => c.size !== undefined && c.metadata.kind === 'logical' && (c.metadata as LogicalMetadata).database === database)
     .map((c) => c.metadata as LogicalMetadata)
     .sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
-  return dumps[0];
+  const dump = dumps[0];
+  return dump ? { dump, globalsOffsite: dump.globalsKey !== undefined && complete.has(dump.globalsKey) } : undefined;
 }
 
 /** The archive of the newest configuration backup off-site (an unchanged record stands for the archive it names). */
@@ -139,10 +141,12 @@ export function createDrActivities(deps: Pick<Deps, 'config' | 'logger' | 'store
       let dump: DrPlan['dump'];
       if (postgresPath === 'dump') {
         if (!target.latest) throw new InputInvalid('pitrTarget', `${pitrTarget}: ${fallbackReason}`, 'use pitrTarget latest to restore the newest logical dump instead');
-        const newest = await newestLogicalDump(remote, config.db.name);
-        if (!newest) throw new BackupNotFound(`nothing to restore PostgreSQL from: ${fallbackReason}, and no logical dump of ${config.db.name} off-site`, 'check REMOTE_STORAGE and the backups with `lifeboat restore --list`');
-        dump = { key: newest.key, finishedAt: newest.finishedAt, bytes: newest.bytes, database: newest.database };
+        const found = await newestLogicalDump(remote, config.db.name);
+        const newest = found?.dump;
+        if (!found || !newest) throw new BackupNotFound(`nothing to restore PostgreSQL from: ${fallbackReason}, and no logical dump of ${config.db.name} off-site`, 'check REMOTE_STORAGE and the backups with `lifeboat restore --list`');
+        dump = { key: newest.key, finishedAt: newest.finishedAt, bytes: newest.bytes, database: newest.database, ...(found.globalsOffsite ? { globalsKey: newest.globalsKey } : {}) };
         artifacts.push({ kind: 'logical', key: newest.key, bytes: newest.bytes });
+        if (!found.globalsOffsite) warnings.push(`no globals backup of ${newest.key} off-site: the new cluster gets no roles from it, and a dump whose objects belong to other roles fails to load`);
         warnings.push(`restoring the newest logical dump (${newest.key}, ${newest.finishedAt}): ${fallbackReason}`);
       }
 
@@ -257,7 +261,7 @@ export function createDrActivities(deps: Pick<Deps, 'config' | 'logger' | 'store
           return [];
         });
         const remote = offsite();
-        const reference = input.plan.dump ? undefined : await newestLogicalDump(remote, database).catch(() => undefined);
+        const reference = input.plan.dump ? undefined : (await newestLogicalDump(remote, database).catch(() => undefined))?.dump;
         const expected = input.plan.dump ? ((await getBuffer(remote, metadataKey(input.plan.dump.key)).then((b) => parseMetadata(b.toString('utf8'))).catch(() => undefined)) as LogicalMetadata | undefined) : reference;
         if (expected) {
           for (const t of expected.tables) {

@@ -24,7 +24,7 @@
  * Inputs, results and the report name things: no secret ever enters history.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, proxyActivities, setHandler, sleep, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, condition, defineQuery, defineUpdate, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DrPlan, DrReport, DrStepReport, RestoredDataCheck } from '../lib/dr/report';
@@ -311,7 +311,8 @@ export async function disasterRecovery(rawInput: DisasterRecoveryInput): Promise
       const r: RestoreDatabaseResult = await executeChild(restoreDatabase, {
         workflowId: childId('postgres'),
         taskQueue: info.taskQueue,
-        args: [{ backup: p.dump!.key, source: 'remote', target: { postgres: env.postgres }, targetDatabase: p.database }],
+        // The new cluster has no roles: the same run's globals first (runs from before this replay without).
+        args: [{ backup: p.dump!.key, source: 'remote', target: { postgres: env.postgres }, targetDatabase: p.database, ...(p.dump!.globalsKey && patched('dr-restores-globals') ? { withGlobals: true } : {}) }],
       });
       if (!r.check.ok) throw ApplicationFailure.nonRetryable(`the restored database does not match ${r.backup}: ${r.check.problems.join('; ')}`, 'ChecksumMismatch');
       return { path: 'dump' as const, host: env.postgres.host, port: env.postgres.port, backup: r.backup, lastTransactionAt: p.dump!.finishedAt, databases: [{ name: r.database, tables: r.check.tables, rows: r.check.rows }], seconds: r.restoreSeconds };

@@ -17,7 +17,8 @@ export interface DrPlan {
   /** Point-in-time recovery from a base backup + shipped WAL, or the newest logical dump. */
   postgresPath: 'pitr' | 'dump';
   base?: { key: string; finishedAt: string; bytes: number; segments: number };
-  dump?: { key: string; finishedAt: string; bytes: number; database: string };
+  /** `globalsKey`: the same run's globals off-site, applied to the new cluster before the dump (its owners and grants name those roles). */
+  dump?: { key: string; finishedAt: string; bytes: number; database: string; globalsKey?: string };
   /** Why the dump path was taken, when it was. */
   fallbackReason?: string;
   /** The production database name (restored under the same name). */

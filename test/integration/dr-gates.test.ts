@@ -30,10 +30,16 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
   let minioGate: Promise<void> | undefined;
   let minioEntered: (() => void) | undefined;
   let mode: 'drill' | 'failover' = 'drill';
+  /** The plan's PostgreSQL path: point-in-time recovery, or (when PITR is not possible) the newest dump. */
+  let postgresPath: 'pitr' | 'dump' = 'pitr';
+  const DUMP = 'daily/corporate_intel_daily_20251017-020000.sql.zst.gpg';
+  const GLOBALS = 'daily/globals_20251017-020000.sql.zst.gpg';
 
   const plan = (m: 'drill' | 'failover', autoApprove: boolean): DrPlan => ({
-    mode: m, pitrTarget: 'latest', environment: 'local', environmentName: 'dr-test', autoApprove, postgresPath: 'pitr',
-    base: { key: 'base/20251017-010000/base.tar.zst.gpg', finishedAt: '2025-10-17T01:00:00Z', bytes: 1000, segments: 3 },
+    mode: m, pitrTarget: 'latest', environment: 'local', environmentName: 'dr-test', autoApprove, postgresPath,
+    ...(postgresPath === 'pitr'
+      ? { base: { key: 'base/20251017-010000/base.tar.zst.gpg', finishedAt: '2025-10-17T01:00:00Z', bytes: 1000, segments: 3 } }
+      : { dump: { key: DUMP, finishedAt: '2025-10-17T02:00:00Z', bytes: 1000, database: 'corporate_intel', globalsKey: GLOBALS }, fallbackReason: 'no base backup off-site' }),
     database: 'corporate_intel', buckets: [{ bucket: 'company-data', from: 'replica' }, { bucket: 'reports', from: 'snapshot', snapshot: 'reports_20251017-010000.tar.gz.gpg', objects: 5 }],
     dns: { provider: 'rfc2136', target: '127.0.0.1:53 zone lifeboat.test', record: m === 'drill' ? 'drill.lifeboat.test' : 'db.lifeboat.test' },
     rtoSeconds: 3600, backupHostTaskQueue: taskQueue, uiUrl: 'http://localhost:8233', artifacts: [], warnings: [],
@@ -62,6 +68,12 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
       fake('prepareRecoveryDataDir', () => ({ dataDir: '/tmp/pitr-x/data', port: 25432 })),
       fake('startRecoveryCluster', () => ({ recoveryPoint: { lastTransactionAt: '2025-10-17T14:29:59Z' }, restoredSegments: 3 })),
       fake('verifyRecoveredCluster', () => ({ databases: [{ name: 'corporate_intel', tables: 4, rows: 100 }] })),
+      // restoreDatabase (child workflow, the dump path)
+      fake('findBackup', () => ({ key: DUMP, kind: 'logical', tier: 'daily', database: 'corporate_intel', finishedAt: '2025-10-17T02:00:00Z', bytes: 1000, local: false, remote: true, globalsKey: GLOBALS })),
+      fake('fetchBackup', () => ({ path: '/tmp/dr-test/dump', source: 'remote' })),
+      fake('applyGlobalsBackup', (input: { backup: string }) => ({ key: input.backup, source: 'remote', server: '127.0.0.1:25432', restoringRole: 'postgres', roles: [{ name: 'app', state: 'created' }], tablespaces: [], memberships: [] })),
+      fake('restoreBackup', (input: { database: string }) => ({ database: input.database, bytes: 1000, seconds: 1, tables: [] })),
+      fake('checkRestoredDatabase', () => ({ ok: true, problems: [], tables: 4, rows: 100 })),
       // restoreBucket (child workflows)
       fake('describeMinioTarget', () => ({ buckets: [], backupHostTaskQueue: taskQueue, backupServer: true })),
       fake('findSnapshot', () => ({ file: 'reports_20251017-010000.tar.gz.gpg', bucket: 'reports', stamp: '20251017-010000', objects: 5, bytes: 100, local: false, remote: true })),
@@ -135,6 +147,25 @@ describe.skipIf(server.kind === 'none')('disasterRecovery control flow (time-ski
     const alerts = called('notify') as { condition: string; summary: string }[];
     expect(alerts[0]!.summary).toMatch(/^DR drill started \(alice, INC-1: weekly drill\); point-in-time recovery from base\/20251017-010000\/base\.tar\.zst\.gpg to latest, 2 buckets; follow it at http:\/\/localhost:8233\/namespaces\/default\/workflows\//);
     expect(alerts[alerts.length - 1]!.summary).toMatch(/ recovered: \d+ s against an RTO of 60 min \(met\), RPO /);
+  });
+
+  it('a drill on the dump path applies the dump\'s globals to the new cluster before loading it', async () => {
+    calls.length = 0;
+    mode = 'drill';
+    postgresPath = 'dump';
+    try {
+      const handle = await start({ mode: 'drill', autoApprove: true, incident: 'INC-2', declaredBy: 'alice', reason: 'dump path' });
+      const report = (await handle.result()) as DrReport;
+      expect(report.outcome).toBe('recovered');
+      expect(called('applyGlobalsBackup')).toEqual([{ backup: GLOBALS, source: 'remote', target: { host: '127.0.0.1', port: 25432 } }]);
+      expect(called('restoreBackup')).toEqual([expect.objectContaining({ key: DUMP, database: 'corporate_intel', target: { host: '127.0.0.1', port: 25432 } })]);
+      // Roles first, then the load (the dump's owners and grants name them).
+      const order = calls.map((c) => c.activity);
+      expect(order.indexOf('applyGlobalsBackup')).toBeLessThan(order.indexOf('restoreBackup'));
+      expect(called('planPointInTimeRecovery')).toEqual([]);
+    } finally {
+      postgresPath = 'pitr';
+    }
   });
 
   it('a failover waits at the DNS gate: the validator refuses the wrong step and an empty approver; a 5-minute wait raises an overrun warning; the approval is recorded', async () => {
