@@ -72,8 +72,20 @@ export interface GlobalsReport {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).slice(0, 500);
 
+/**
+ * What earlier attempts of the same restore created (from the activity's heartbeat details), so a
+ * retry reports those roles and tablespaces as created, not as "exists", and still grants the
+ * memberships of those roles; `onCreated` hears every object as soon as its transaction committed.
+ */
+export interface GlobalsAttempt {
+  created?: { roles?: readonly string[]; tablespaces?: readonly string[] };
+  onCreated?: (created: { roles: string[]; tablespaces: string[] }) => void;
+}
+
 /** Apply the script to the cluster `db` points at (database `postgres`), object by object. */
-export async function applyGlobals(db: Config['db'], script: GlobalsScript, onObject?: (what: string) => void): Promise<GlobalsReport> {
+export async function applyGlobals(db: Config['db'], script: GlobalsScript, onObject?: (what: string) => void, attempt: GlobalsAttempt = {}): Promise<GlobalsReport> {
+  const earlierRoles = new Set(attempt.created?.roles ?? []);
+  const earlierTablespaces = new Set(attempt.created?.tablespaces ?? []);
   const client = new Client(pgClientConfig(db, 'postgres'));
   client.on('error', () => undefined);
   await client.connect();
@@ -82,6 +94,8 @@ export async function applyGlobals(db: Config['db'], script: GlobalsScript, onOb
     const existingRoles = new Set((await client.query<{ n: string }>('SELECT rolname AS n FROM pg_roles')).rows.map((r) => r.n));
     const existingTablespaces = new Set((await client.query<{ n: string }>('SELECT spcname AS n FROM pg_tablespace')).rows.map((r) => r.n));
     const created = new Set<string>();
+    const createdTablespaces = new Set<string>();
+    const tell = (): void => attempt.onCreated?.({ roles: [...created], tablespaces: [...createdTablespaces] });
     const roles: RoleOutcome[] = [];
     for (const role of script.roles) {
       onObject?.(`role ${role.name}`);
@@ -90,7 +104,13 @@ export async function applyGlobals(db: Config['db'], script: GlobalsScript, onOb
         continue;
       }
       if (existingRoles.has(role.name)) {
-        roles.push({ name: role.name, state: 'skipped', reason: 'exists' });
+        if (earlierRoles.has(role.name)) {
+          // Created by an earlier attempt of this restore (its transaction committed, then the worker died).
+          created.add(role.name);
+          roles.push({ name: role.name, state: 'created' });
+        } else {
+          roles.push({ name: role.name, state: 'skipped', reason: 'exists' });
+        }
         continue;
       }
       try {
@@ -99,6 +119,7 @@ export async function applyGlobals(db: Config['db'], script: GlobalsScript, onOb
         await client.query('COMMIT');
         created.add(role.name);
         roles.push({ name: role.name, state: 'created' });
+        tell();
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         roles.push({ name: role.name, state: 'failed', error: messageOf(error) });
@@ -108,12 +129,15 @@ export async function applyGlobals(db: Config['db'], script: GlobalsScript, onOb
     for (const ts of script.tablespaces) {
       onObject?.(`tablespace ${ts.name}`);
       if (existingTablespaces.has(ts.name)) {
-        tablespaces.push({ name: ts.name, location: ts.location, state: 'skipped', reason: 'exists' });
+        if (earlierTablespaces.has(ts.name)) createdTablespaces.add(ts.name);
+        tablespaces.push(earlierTablespaces.has(ts.name) ? { name: ts.name, location: ts.location, state: 'created' } : { name: ts.name, location: ts.location, state: 'skipped', reason: 'exists' });
         continue;
       }
       try {
         // CREATE TABLESPACE cannot run in a transaction; PostgreSQL never creates the directory itself.
         await client.query(ts.statements[0]!);
+        createdTablespaces.add(ts.name);
+        tell();
       } catch (error) {
         const code = (error as { code?: string }).code;
         tablespaces.push({ name: ts.name, location: ts.location, state: code === '58P01' ? 'missing-directory' : 'failed', error: messageOf(error) });

@@ -10,6 +10,7 @@ import { chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postgresOsUser } from '../../lib/postgres/os-user';
+import { applyGlobals, parseGlobals } from '../../lib/restore/globals';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
 import type { RestoreDatabaseResult } from '../../workflows/restore-database';
 import type { RestoreGlobalsResult } from '../../workflows/restore-globals';
@@ -153,6 +154,33 @@ describe('restoreGlobals on the real stack', () => {
       expect(result.check.ok).toBe(true);
     } finally {
       await queryDb(worker.config, 'postgres', `DROP DATABASE IF EXISTS ${result.database}`);
+    }
+  });
+
+  it('a retry after a worker died mid-restore reports what the first attempt created as created, and grants those roles\' memberships', async () => {
+    const [parent, child] = [`lb_glob_retry_parent_${id}`, `lb_glob_retry_child_${id}`];
+    const script = parseGlobals([
+      `CREATE ROLE ${parent};`, `ALTER ROLE ${parent} WITH NOLOGIN;`,
+      `CREATE ROLE ${child};`, `ALTER ROLE ${child} WITH NOLOGIN;`,
+      `GRANT ${parent} TO ${child} GRANTED BY ${worker.config.db.user};`,
+    ].join('\n'));
+    try {
+      // Attempt 1 committed both roles (as its heartbeats said), then died before the memberships.
+      const heard: { roles: string[] }[] = [];
+      const firstRoles = { ...script, memberships: [] };
+      const first = await applyGlobals(worker.config.db, firstRoles, undefined, { onCreated: (c) => heard.push(c) });
+      expect(first.roles.map((r) => r.state)).toEqual(['created', 'created']);
+      expect(heard.at(-1)?.roles).toEqual([parent, child]);
+      // Attempt 2, with attempt 1's heartbeat details: created, not "exists", and the membership granted.
+      const retry = await applyGlobals(worker.config.db, script, undefined, { created: heard.at(-1) });
+      expect(retry.roles).toEqual([{ name: parent, state: 'created' }, { name: child, state: 'created' }]);
+      expect(retry.memberships).toEqual([{ role: parent, member: child, state: 'granted' }]);
+      // Without them (a restore that never created these roles) they are existing roles, left alone.
+      const other = await applyGlobals(worker.config.db, script);
+      expect(other.roles).toEqual([{ name: parent, state: 'skipped', reason: 'exists' }, { name: child, state: 'skipped', reason: 'exists' }]);
+      expect(other.memberships).toEqual([{ role: parent, member: child, state: 'skipped' }]);
+    } finally {
+      for (const role of [child, parent]) await queryDb(worker.config, 'postgres', `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
     }
   });
 });
