@@ -33,7 +33,10 @@ export interface UiLabel {
   startedBy?: string;
 }
 
-/** `user@host (lifeboat backup postgres daily)`: the verb's words only, never option values. */
+/**
+ * `user@host (lifeboat backup postgres daily)`: the words before the first option, never an
+ * option's value (`dr start --reason TEXT` shows as `lifeboat dr start`).
+ */
 export function startedByThisProcess(argv: readonly string[] = process.argv): string {
   let user = 'unknown';
   try {
@@ -41,7 +44,9 @@ export function startedByThisProcess(argv: readonly string[] = process.argv): st
   } catch {
     // No passwd entry for this uid (containers): keep "unknown".
   }
-  const words = argv.slice(2).filter((a) => !a.startsWith('-')).slice(0, 4);
+  const args = argv.slice(2);
+  const firstOption = args.findIndex((a) => a.startsWith('-'));
+  const words = (firstOption === -1 ? args : args.slice(0, firstOption)).slice(0, 4);
   return `${user}@${hostname()}${words.length ? ` (\`lifeboat ${words.join(' ')}\`)` : ''}`;
 }
 

@@ -31,6 +31,9 @@ import type { CommandSpec } from '../command-table';
 import { codecServerCommands } from './codec-server';
 import { loadCliContext, withClient } from '../context';
 import { formatBytes } from '../format';
+import { awaitResult, requireWorkers } from '../progress';
+import { uiStartOptions, type UiLabel } from '../start-options';
+import { temporalHint } from './temporal';
 
 /** A --since value: a date or date-time, checked before any connection. */
 export function parseSince(value: unknown): Date | undefined {
@@ -40,11 +43,22 @@ export function parseSince(value: unknown): Date | undefined {
   return date;
 }
 
-export async function startAuditExport(client: Client, config: Config, options: { since?: Date; taskQueue?: string } = {}) {
+/** The UI label of an audit export started by hand (the schedule's is in client/schedules.ts). Pure. */
+export function auditExportLabel(config: Pick<Config, 'remote' | 'encryption'>, since?: Date): UiLabel {
+  return {
+    kind: 'audit-export',
+    summary: 'Audit trail export: histories of the runs closed since the last export',
+    what: `The history of every run closed since the last export${since ? ` (the first export starts at ${since.toISOString()})` : ''}, compressed${config.encryption.enabled ? ' and encrypted' : ''} under \`$BACKUP_ROOT/audit/\`${config.remote.enabled ? ', copied off-site (under Object Lock where the bucket has it)' : ''}, listed in the next manifest of the chain.`,
+    show: 'lifeboat audit verify',
+  };
+}
+
+export async function startAuditExport(client: Client, config: Config, options: { since?: Date; taskQueue?: string; startedBy?: string } = {}) {
   return client.workflow.start(exportAuditTrail, {
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     workflowId: `audit-export-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`,
     args: [options.since ? { since: options.since.toISOString() } : {}],
+    ...(await uiStartOptions(client, { ...auditExportLabel(config, options.since), startedBy: options.startedBy })),
   });
 }
 
@@ -164,9 +178,11 @@ export const auditCommands: CommandSpec[] = [
     async run(_args, opts) {
       const since = parseSince(opts.since);
       return withClient(async (client, config) => {
+        // The export writes on the backup host: both queues need a worker.
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await startAuditExport(client, config, { since });
-        process.stdout.write(`started workflow ${handle.workflowId}\n`);
-        if (opts.wait) process.stdout.write(`done: ${describeAuditExport(await handle.result())}\n`);
+        process.stdout.write(`started workflow ${handle.workflowId} (${temporalHint(config, `workflow show --workflow-id ${handle.workflowId}`)})\n`);
+        if (opts.wait) process.stdout.write(`done: ${describeAuditExport(await awaitResult(handle))}\n`);
       });
     },
   },

@@ -134,7 +134,7 @@ export const backupCommands: CommandSpec[] = [
       const format = opts.format as string | undefined;
       if (format !== undefined && format !== 'plain' && format !== 'custom') throw new InputInvalid('--format', `must be plain or custom (got "${format}")`);
       return withClient(async (client, config) => {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await startBackupDatabase(client, config, tier, { format });
         (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
         const result = opts.wait ? await awaitResult(handle) : undefined;
@@ -149,7 +149,7 @@ export const backupCommands: CommandSpec[] = [
     options: [{ flags: '--wait', description: 'wait for the workflow and print its result' }, { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await startBackupBase(client, config);
         (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
         const result = opts.wait ? await awaitResult(handle) : undefined;
@@ -206,7 +206,7 @@ export const backupCommands: CommandSpec[] = [
     options: [{ flags: '--wait', description: 'wait and print the backlog after shipping' }, { flags: '--json', description: 'print {workflowId, runId, result} as JSON (result with --wait)' }],
     async run(_args, opts) {
       return withClient(async (client, config) => {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await client.workflow.start(shipWal, { taskQueue: config.temporal.taskQueue, workflowId: `ship-wal-${stampNow()}`, args: [{}], ...(await shipWalLabel(client)) });
         (opts.json ? process.stderr : process.stdout).write(`started ${uiLink(config, handle.workflowId)}\n`);
         const result = opts.wait ? await awaitResult(handle) : undefined;

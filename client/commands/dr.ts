@@ -15,6 +15,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DR_REPORTS_DIR } from '../../lib/catalog/layout';
+import type { Config } from '../../lib/config/load';
 import { renderDrReport, type DrReport } from '../../lib/dr/report';
 import { formatStamp } from '../../lib/catalog/names';
 import { BackupNotFound, InputInvalid } from '../../lib/errors';
@@ -24,7 +25,33 @@ import { statusQuery, type RunbookStatus } from '../../workflows/step-tracker';
 import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext, personOf } from '../context';
 import { table } from '../format';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { awaitResult, requireWorkers } from '../progress';
+import { uiStartOptions, type UiLabel } from '../start-options';
+
+/**
+ * The UI label of a DR run started from the CLI: drill or failover, the incident, who declared it
+ * and why (the operator's own words, already in the workflow's input). Pure.
+ */
+export function drLabel(config: Pick<Config, 'db' | 'dr' | 'environment'>, input: DisasterRecoveryInput): UiLabel {
+  const mode = input.mode ?? config.dr.mode;
+  const pitr = input.pitrTarget ?? config.dr.pitrTarget;
+  const environment = `a \`${input.environment ?? config.environment.kind}\` environment`;
+  const autoApprove = input.autoApprove ?? config.dr.autoApprove;
+  const why = [input.incident, input.reason].filter(Boolean).join(': ');
+  const who = [input.declaredBy ? `Declared by ${input.declaredBy}` : '', why ? `why: ${why}` : ''].filter(Boolean).join('; ');
+  const declared = who ? ` ${who}.` : '';
+  return {
+    kind: mode === 'drill' ? 'dr-drill' : 'dr-failover',
+    summary: mode === 'drill'
+      ? `DR drill of ${config.db.name}: the ten-step runbook into its own environment${input.incident ? ` (${input.incident})` : ''}`
+      : `DR failover of ${config.db.name}${input.incident ? ` for ${input.incident}` : ''}: the ten-step runbook`,
+    what: mode === 'drill'
+      ? `The disaster-recovery runbook end to end from the off-site copies into ${environment} of its own, database recovered to ${pitr}, DNS gate ${autoApprove ? 'approved automatically' : 'waiting for `lifeboat dr approve`'}, cleaned up afterwards; measures the RTO against ${config.dr.rtoMinutes} min. Production is not touched.${declared}`
+      : `The seed's ten-step disaster recovery: ${environment}, database recovered to ${pitr} from the off-site copies, buckets and configuration restored, checks, then the DNS switch after \`lifeboat dr approve\`; RTO objective ${config.dr.rtoMinutes} min.${declared}`,
+    show: 'lifeboat dr list',
+    attributes: { LifeboatDatabase: config.db.name },
+  };
+}
 
 /** The workflow's own input checks, as the CLI's InputInvalid (field first) so exit code 2 follows. */
 function checked(input: DisasterRecoveryInput): DisasterRecoveryInput {
@@ -116,19 +143,26 @@ export const drCommands: CommandSpec[] = [
       if (input.autoApprove && (input.mode ?? config.dr.mode) !== 'drill') throw new InputInvalid('--auto-approve', 'only drills approve themselves; add --drill');
       return withClient(async (client) => {
         const effective = input.mode ?? config.dr.mode;
+        // The runbook's activities run on the backup host's queue, its child workflows on the general one.
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await client.workflow.start(disasterRecovery, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `dr-${effective}-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [input],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: effective === 'drill' ? 'dr-drill' : 'dr-failover', LifeboatDatabase: config.db.name }),
+          ...(await uiStartOptions(client, drLabel(config, input))),
         });
         process.stdout.write(`started ${effective} ${handle.workflowId}\n  follow: lifeboat dr status ${handle.workflowId} --watch\n  UI:     ${config.dr.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${handle.workflowId}\n`);
         if (opts.wait === false) return 0;
         const rto = config.dr.rtoMinutes * 60;
         let approvalShown = false;
+        // awaitResult reports retried activities and gives up (exit 3) when no worker picks the run up.
+        const result = awaitResult(handle);
+        result.catch(() => undefined);
         for (;;) {
-          const done = await Promise.race([handle.result().then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
-          const status = await handle.query(statusQuery).catch(() => undefined);
+          const done = await Promise.race([result.then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
+          // A query to a run no worker has picked up yet would wait for one: ask only once it has started.
+          const started = ((await handle.describe().catch(() => undefined))?.historyLength ?? 0) > 2;
+          const status = started ? await handle.query(statusQuery).catch(() => undefined) : undefined;
           if (status) {
             process.stderr.write(renderDrStatus(handle.workflowId, status, rto));
             const dns = status.steps.find((s) => s.name === 'dns');
@@ -139,7 +173,7 @@ export const drCommands: CommandSpec[] = [
           }
           if (done) break;
         }
-        const report = await handle.result();
+        const report = await result;
         process.stdout.write(renderDrReport(report));
         return report.outcome === 'recovered' ? 0 : 1;
       });

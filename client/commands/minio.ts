@@ -186,7 +186,8 @@ export const minioCommands: CommandSpec[] = [
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
-        await requireWorkers(client, config.temporal.taskQueue);
+        // Snapshots are written on the backup host: its queue needs a worker too.
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await startMinioBackup(client, config, { buckets });
         (opts.json ? process.stderr : process.stdout).write(started(config, handle.workflowId));
         const result = opts.wait ? await awaitResult(handle) : undefined;
@@ -279,7 +280,8 @@ export const minioCommands: CommandSpec[] = [
       const buckets = parseBucketOption(opts.bucket);
       await checkBucketsExist(loadCliContext().config, buckets);
       return withClient(async (client, config) => {
-        await requireWorkers(client, config.temporal.taskQueue);
+        // The comparison runs on the backup host's queue.
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await client.workflow.start(verifyBuckets, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-verify-${suffix()}`,
@@ -355,7 +357,7 @@ export const minioCommands: CommandSpec[] = [
       if (!opts.overwrite && restoredInto) await refuseNonEmptyBucket(config, restoredInto, { server, endpoint });
       const client = await connectClient(config);
       try {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, input.snapshot !== undefined ? [config.temporal.backupHostTaskQueue] : []);
         const handle = await client.workflow.start(restoreBucket, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `minio-restore-${suffix()}`,

@@ -31,7 +31,44 @@ import type { CommandSpec } from '../command-table';
 import type { RecoveredCluster } from '../../lib/pitr/recovered-clusters';
 import { listRecoveredClusters } from '../../workflows/list-recovered-clusters';
 import { removeRecoveredCluster, type RemoveRecoveredClusterResult } from '../../workflows/remove-recovered-cluster';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { uiStartOptions, type UiLabel } from '../start-options';
+import { temporalHint } from './temporal';
+
+/** The UI label of a point-in-time recovery to `target` (from `base` when named). Pure. */
+export function pitrLabel(config: Pick<Config, 'db'>, target: PitrTarget, options: { base?: string; port?: number; source?: CopySource } = {}): UiLabel {
+  const to = target.latest ? 'the end of the archived WAL' : humanUtc(target.epochMicros);
+  const copies = options.source === 'remote' ? 'off-site copies only' : options.source === 'local' ? 'local copies only' : 'local copies, else off-site';
+  return {
+    kind: 'pitr',
+    summary: `Point-in-time recovery of ${config.db.name} to ${to} into a new cluster`,
+    what: `The seed's \`restore-database.sh --pitr\`: ${options.base ? `base backup \`${options.base}\`` : 'the newest base backup before the target'} (${copies}) restored into a new data directory, archived WAL replayed to ${to}, then the cluster started on ${options.port !== undefined ? `127.0.0.1:${options.port}` : 'the worker\'s RESTORE_PORT'} and checked. Production is not touched; \`lifeboat pitr remove\` stops and deletes the cluster.`,
+    show: 'lifeboat pitr list',
+    ...(options.base !== undefined ? { backup: options.base } : {}),
+    attributes: { LifeboatDatabase: config.db.name },
+  };
+}
+
+/** The UI label of `pitr list`. Pure. */
+export function pitrListLabel(config: Pick<Config, 'db' | 'temporal'>): UiLabel {
+  return {
+    kind: 'pitr-list',
+    summary: 'List the clusters point-in-time recovery left on the backup host',
+    what: `Reads the recovery directories on \`${config.temporal.backupHostTaskQueue}\`: each cluster's state (running, stopped, failed), port, size, target and base backup. Changes nothing.`,
+    show: 'lifeboat pitr list',
+    attributes: { LifeboatDatabase: config.db.name },
+  };
+}
+
+/** The UI label of `pitr remove ID`. Pure. */
+export function pitrRemoveLabel(config: Pick<Config, 'db' | 'temporal'>, id: string): UiLabel {
+  return {
+    kind: 'pitr-remove',
+    summary: `Remove recovered cluster ${id}`,
+    what: `Stops the cluster point-in-time recovery left as \`${id}\` on \`${config.temporal.backupHostTaskQueue}\` (\`pg_ctl stop\` as the postgres OS user) and deletes its data directory. Production is not touched.`,
+    show: 'lifeboat pitr list',
+    attributes: { LifeboatDatabase: config.db.name },
+  };
+}
 
 export function describePitrPlan(plan: PitrPlanSummary): string {
   const from = plan.base.copies.includes('local') && plan.source !== 'remote' ? 'local copy' : 'downloaded from S3';
@@ -138,16 +175,16 @@ export async function runPitrRestore(targetTime: string, options: { port?: numbe
   const base = await refuseUnreachableTarget(config, target, options);
   const client = await connectClient(config);
   try {
-    await requireWorkers(client, config.temporal.taskQueue);
+    await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
     const handle = await client.workflow.start(restorePointInTime, {
       taskQueue: config.temporal.taskQueue,
       workflowId: `restore-pitr-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
       // The instant as resolved here, in UTC: the operator's reading of a zone-less time is the one
       // shown above, whatever zone the worker is configured with.
       args: [{ targetTime: target.latest ? 'latest' : target.utc, ...(base !== undefined ? { base } : {}), ...(options.port !== undefined ? { port: options.port } : {}), ...(options.source ? { source: options.source } : {}) }],
-      typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name, ...(base !== undefined ? { LifeboatBackupId: base } : {}) }),
+      ...(await uiStartOptions(client, pitrLabel(config, target, { base, port: options.port, source: options.source }))),
     });
-    process.stderr.write(`started workflow ${handle.workflowId} (temporal workflow show --workflow-id ${handle.workflowId} --namespace ${config.temporal.namespace})\n`);
+    process.stderr.write(`started workflow ${handle.workflowId} (${temporalHint(config, `workflow show --workflow-id ${handle.workflowId}`)})\n`);
     if (options.wait === false) {
       if (options.json) printJson(startedJson(handle));
       return;
@@ -203,7 +240,7 @@ export const pitrCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `pitr-list-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
+          ...(await uiStartOptions(client, pitrListLabel(config))),
         });
         const result = await awaitResult(handle);
         if (opts.json) printJson(result);
@@ -229,7 +266,7 @@ export const pitrCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `pitr-remove-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [{ id: text }],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'pitr', LifeboatDatabase: config.db.name }),
+          ...(await uiStartOptions(client, pitrRemoveLabel(config, text))),
         });
         let result: RemoveRecoveredClusterResult;
         try {

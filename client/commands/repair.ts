@@ -4,6 +4,7 @@
  * exit 6 when no copy is good, naming both copies' states. The backup is found before anything starts.
  */
 import { formatStamp } from '../../lib/catalog/names';
+import type { Config } from '../../lib/config/load';
 import { buildStores } from '../../lib/deps';
 import { locateBackup } from '../../lib/restore/locate';
 import { repairBackup, type RepairBackupResult } from '../../workflows/repair-backup';
@@ -11,7 +12,20 @@ import type { CommandSpec } from '../command-table';
 import { connectClient, loadCliContext } from '../context';
 import { printJson, startedJson } from '../format';
 import { awaitResult, requireWorkers } from '../progress';
-import { lifeboatSearchAttributes } from '../search-attributes';
+import { uiStartOptions, type UiLabel } from '../start-options';
+import { temporalHint } from './temporal';
+
+/** The UI label of a repair of `key`. Pure. */
+export function repairLabel(config: Pick<Config, 'db'>, key: string): UiLabel {
+  return {
+    kind: 'repair',
+    summary: `Repair of ${key}: replace a bad copy from the good one`,
+    what: `Both copies of backup \`${key}\` (local and off-site) checked against its metadata; a bad or missing copy is replaced from the good one after the good one's checksum is proven. Nothing is done when both are good or none is.`,
+    show: 'lifeboat backups list',
+    backup: key,
+    attributes: { LifeboatDatabase: config.db.name },
+  };
+}
 
 /** The human report of a repair: what was done, then each copy's state. */
 export function describeRepair(r: RepairBackupResult): string {
@@ -39,9 +53,9 @@ export const repairCommands: CommandSpec[] = [
           taskQueue: config.temporal.taskQueue,
           workflowId: `repair-backup-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,
           args: [{ backup: key }],
-          typedSearchAttributes: await lifeboatSearchAttributes(client, { LifeboatKind: 'repair', LifeboatBackupId: key, LifeboatDatabase: config.db.name }),
+          ...(await uiStartOptions(client, repairLabel(config, key))),
         });
-        process.stderr.write(`started workflow ${handle.workflowId} (repair ${key})\n`);
+        process.stderr.write(`started workflow ${handle.workflowId} (repair ${key}; ${temporalHint(config, `workflow show --workflow-id ${handle.workflowId}`)})\n`);
         const result = await awaitResult(handle);
         if (opts.json) printJson(startedJson(handle, result));
         else process.stdout.write(describeRepair(result));

@@ -217,7 +217,7 @@ export const restoreCommands: CommandSpec[] = [
       await refuseExistingDatabase(config, checked.target, targetServer);
       const client = await connectClient(config);
       try {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await startRestore(client, config, {
           backup: checked.key, targetDatabase: checked.target, verifyOnly: Boolean(opts.verifyOnly), replaceProduction: checked.replace, ...(source ? { source } : {}), ...(targetServer ? { targetServer } : {}),
           ...(checked.globalsKey ? { withGlobals: true } : {}),
@@ -305,7 +305,7 @@ export const restoreCommands: CommandSpec[] = [
       }
       const client = await connectClient(config);
       try {
-        await requireWorkers(client, config.temporal.taskQueue);
+        await requireWorkers(client, config.temporal.taskQueue, [config.temporal.backupHostTaskQueue]);
         const handle = await client.workflow.start(verifyBackups, {
           taskQueue: config.temporal.taskQueue,
           workflowId: `verify-backups-${formatStamp(new Date())}-${Math.random().toString(36).slice(2, 6)}`,

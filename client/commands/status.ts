@@ -21,6 +21,17 @@ import { EXIT } from '../exit-codes';
 import { formatAge, formatBytes, table } from '../format';
 import { awaitResult, livePollers } from '../progress';
 import { ownedScheduleIds } from '../schedules';
+import { uiStartOptions, type UiLabel } from '../start-options';
+
+/** The UI label of the reportStatus run `lifeboat status` starts. Pure. */
+export function statusLabel(backupHostTaskQueue: string): UiLabel {
+  return {
+    kind: 'status',
+    summary: 'lifeboat status: the backup host\'s facts',
+    what: `Reads, on \`${backupHostTaskQueue}\`, what \`lifeboat status\` judges: the newest backups per tier and their verification, base backups and the PITR window, WAL archiving and RPO exposure, MinIO snapshots, configuration backups, firing alerts, the last DR drill, disk use, and whether PostgreSQL and the stores answer. Changes nothing.`,
+    show: 'lifeboat status',
+  };
+}
 
 export interface StatusOptions {
   taskQueue?: string;
@@ -116,7 +127,7 @@ export async function collectStatus(client: Client, config: Config, options: Sta
         workflowId: `status-${new Date().toISOString().replace(/[:.]/g, '-')}`,
         args: [{}],
         workflowExecutionTimeout: '3 minutes',
-        staticSummary: 'lifeboat status: the backup host\'s facts',
+        ...(await uiStartOptions(client, statusLabel(backupHostTaskQueue))),
       });
       host = await awaitResult(handle);
     } catch (error) {

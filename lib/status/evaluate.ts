@@ -149,7 +149,7 @@ function scheduleProblems(schedules: readonly ScheduleFact[] | undefined, error:
   for (const s of schedules) {
     if (s.paused) problems.push({ condition: `schedule:${s.id}`, severity: 'warning', summary: `schedule ${s.id} is paused${s.note ? ` (${s.note})` : ''}`, hint: `lifeboat schedules unpause ${s.id.replace(/^lifeboat-/, '')}` });
     else if (s.lastResult === 'failed' || s.lastResult === 'timed-out' || s.lastResult === 'terminated') {
-      problems.push({ condition: `schedule:${s.id}`, severity: 'warning', summary: `the last run of schedule ${s.id} (${s.lastWorkflowId}, ${s.lastRunAt}) ${s.lastResult}`, hint: `temporal workflow show --workflow-id ${s.lastWorkflowId}` });
+      problems.push({ condition: `schedule:${s.id}`, severity: 'warning', summary: `the last run of schedule ${s.id} (${s.lastWorkflowId}, ${s.lastRunAt}) ${s.lastResult}`, hint: `see why: lifeboat audit show --workflow-id ${s.lastWorkflowId}` });
     }
   }
   return problems;

@@ -144,7 +144,7 @@ describe('a refused snapshot restore leaves no target bucket', () => {
   });
 
   it('the CLI exits 5 (refused) or 6 (integrity) and no bucket appears', async () => {
-    const env = { LIFEBOAT_TASK_QUEUE: worker.taskQueue, MINIO_BACKUP_ROOT: join(dir, 'minio'), BACKUP_ROOT: join(dir, 'backups'), REMOTE_STORAGE: 'false' };
+    const env = { LIFEBOAT_TASK_QUEUE: worker.taskQueue, LIFEBOAT_HOST: worker.config.temporal.host, MINIO_BACKUP_ROOT: join(dir, 'minio'), BACKUP_ROOT: join(dir, 'backups'), REMOTE_STORAGE: 'false' };
     const { source } = stores(worker.config);
     const hostile = await cases[0]![1]();
     const mismatched = await cases[5]![1]();
@@ -330,7 +330,7 @@ describe('prune sweeps stale .partial temp files', () => {
     const result = await run<PruneBackupsResult>(worker, 'pruneBackups', { dryRun: true });
     expect(result.partials).toMatchObject({ dryRun: true, minAgeSeconds: 12 * 3600, bytesFreed: 0 });
     expect(result.partials.files.map((f) => f.path).sort()).toEqual([...old].sort());
-    const out = await cli(['prune', '--dry-run'], { LIFEBOAT_TASK_QUEUE: worker.taskQueue, BACKUP_ROOT: join(dir, 'backups'), MINIO_BACKUP_ROOT: join(dir, 'minio'), REMOTE_STORAGE: 'false' });
+    const out = await cli(['prune', '--dry-run'], { LIFEBOAT_TASK_QUEUE: worker.taskQueue, LIFEBOAT_HOST: worker.config.temporal.host, BACKUP_ROOT: join(dir, 'backups'), MINIO_BACKUP_ROOT: join(dir, 'minio'), REMOTE_STORAGE: 'false' });
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/stale temp files \(untouched > 12 h\): 7 to remove/);
     for (const path of old) expect(out.stdout).toContain(`would remove ${path}`);
