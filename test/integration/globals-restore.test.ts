@@ -5,7 +5,6 @@
  * a tablespace whose directory is gone is reported as missing-directory, not created. A full
  * restore with `withGlobals` applies the same run's globals before the load.
  */
-import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,26 +13,8 @@ import { applyGlobals, parseGlobals } from '../../lib/restore/globals';
 import type { BackupDatabaseResult } from '../../workflows/backup-database';
 import type { RestoreDatabaseResult } from '../../workflows/restore-database';
 import type { RestoreGlobalsResult } from '../../workflows/restore-globals';
-import { queryDb, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { queryDb, runLifeboat, startTestWorker, type TestWorkerHandle } from './helpers';
 
-const LIFEBOAT = join(__dirname, '..', '..', 'bin', 'lifeboat.js');
-
-/** The CLI against the test stack (async: the worker runs in this process). */
-function cli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LIFEBOAT, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 240_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('restoreGlobals on the real stack', () => {
   let worker: TestWorkerHandle;
@@ -139,13 +120,13 @@ describe('restoreGlobals on the real stack', () => {
 
   it('`lifeboat restore BACKUP --with-globals`: refused with --verify-only (exit 2, nothing started), else prints the globals report', { timeout: 300_000 }, async () => {
     const env = { LIFEBOAT_TASK_QUEUE: worker.taskQueue, LIFEBOAT_HOST: 'testhost' };
-    const refused = await cli(['restore', dumpKey, '--with-globals', '--verify-only'], env);
+    const refused = await runLifeboat(['restore', dumpKey, '--with-globals', '--verify-only'], env);
     expect(refused.status, refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/--with-globals: cannot be combined with --verify-only/);
     expect(refused.stderr).not.toMatch(/started workflow/);
 
     await queryDb(worker.config, 'postgres', `DROP ROLE IF EXISTS ${dropped}`);
-    const out = await cli(['restore', dumpKey, '--with-globals', '--json'], env);
+    const out = await runLifeboat(['restore', dumpKey, '--with-globals', '--json'], env);
     expect(out.status, out.stderr).toBe(0);
     const { result } = JSON.parse(out.stdout) as { result: RestoreDatabaseResult };
     try {

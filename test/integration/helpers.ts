@@ -2,7 +2,9 @@
 import {
   AbortMultipartUploadCommand, DeleteBucketCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client,
 } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -135,4 +137,34 @@ export async function sqlAt<T>(target: { host: string; port: number }, config: C
   } finally {
     await client.end();
   }
+}
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the run. */
+  ms: number;
+}
+
+/**
+ * The built CLI (`bin/lifeboat.js`) in a child process, with the test stack's configuration and
+ * `env` on top (only PATH and HOME from this process). Async, so a worker in this process keeps
+ * serving the workflows the CLI starts; both streams are read from the spawn on.
+ */
+export function runLifeboat(args: string[], env: Record<string, string>, timeoutMs = 180_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [join(__dirname, '..', '..', 'bin', 'lifeboat.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - started }));
+  });
 }

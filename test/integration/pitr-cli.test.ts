@@ -8,9 +8,7 @@
  *  - `lifeboat pitr list|remove` show and remove recovered clusters (pg_ctl as the postgres OS user),
  *    a failed recovery leaves its log, not its data, and the printed hint names `pitr remove`, not sudo.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
@@ -26,10 +24,9 @@ import { switchWalAndWaitArchived } from '../../lib/postgres/switch-wal';
 import { pgToolPath } from '../../lib/postgres/tools';
 import type { BackupBaseResult } from '../../workflows/backup-base';
 import type { RestorePointInTimeResult } from '../../workflows/restore-point-in-time';
-import { sqlAt, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { runLifeboat, sqlAt, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
 import { freePort } from '../free-port';
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'client', 'main.js');
 
 /** Run `fn` on a connection to `database` of the configured server. */
 const withClient = <T>(config: Config, database: string, fn: (client: Client) => Promise<T>): Promise<T> => withPg(config.db, fn, database);
@@ -48,17 +45,7 @@ async function refusal(promise: Promise<unknown>): Promise<{ type?: string | nul
 
 const listing = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
-function lifeboat(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const lifeboat = (args: string[], env: Record<string, string>) => runLifeboat(args, env);
 
 /** Run `fn` with the CLI's environment pointed at this worker's queues. */
 async function asCli<T>(worker: TestWorkerHandle, fn: () => Promise<T>): Promise<T> {

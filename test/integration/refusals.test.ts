@@ -9,7 +9,6 @@
  *    Lifeboat writes into, lists them on a dry run (`lifeboat prune --dry-run` too), keeps fresh ones.
  * Each part has its own BACKUP_ROOT / MINIO_BACKUP_ROOT in a temp dir and unique bucket/database names.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,29 +22,15 @@ import { snapshotName } from '../../lib/minio/names';
 import type { PruneBackupsResult } from '../../workflows/prune-backups';
 import type { RestoreBucketResult } from '../../workflows/restore-bucket';
 import type { RestoreState } from '../../workflows/restore-database';
-import { queryDb, stackEnvFile, startTestWorker, type TestWorkerHandle } from './helpers';
+import { queryDb, runLifeboat, startTestWorker, type TestWorkerHandle } from './helpers';
+
+/** The CLI against the test stack, on the test worker's queue and temp roots. */
+const cli = (args: string[], env: Record<string, string>) => runLifeboat(args, env, 120_000);
 import { dropBucket, failureOf, readBucket, sha256, stores, testBucket } from './minio-helpers';
 
-const LIFEBOAT = join(__dirname, '..', '..', 'bin', 'lifeboat.js');
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const FIXTURE_KEY = 'daily/fixture_db_daily_20250101-000000.sql.zst.gpg';
 
-/** The CLI against the test stack, on the test worker's queue and temp roots (async: the worker runs in this process). */
-function cli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LIFEBOAT, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 const run = <T>(worker: TestWorkerHandle, type: string, input: unknown): Promise<T> =>
   worker.env.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: `test-${type}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`, args: [input] }) as Promise<T>;

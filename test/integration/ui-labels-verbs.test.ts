@@ -7,7 +7,6 @@
  * the CLI with the refusal's exit code). With no worker on the task queue, or none on the backup
  * host's queue the runbook's activities need, a verb exits 3 at once naming the queue, and starts nothing.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,35 +15,14 @@ import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
 import { livePollers } from '../../client/progress';
-import { stackEnvFile, startTestWorker, testConfig, uniqueQueues, type TestWorkerHandle } from './helpers';
+import { runLifeboat, startTestWorker, testConfig, uniqueQueues, type CliRun, type TestWorkerHandle } from './helpers';
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'client', 'main.js');
 const KIND = defineSearchAttributeKey('LifeboatKind', SearchAttributeType.KEYWORD);
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CliRun;
 
 /** The built CLI with the test stack's configuration and `env` on top. */
-function lifeboat(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LIFEBOAT_ENV_FILE: stackEnvFile(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 150_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+const lifeboat = (args: string[], env: Record<string, string>): Promise<Run> => runLifeboat(args, env, 150_000);
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
