@@ -62,7 +62,7 @@ export const stackCommands: CommandSpec[] = [
   },
   {
     name: 'tools ensure',
-    summary: 'build or install missing servers and tools (temporal, minio, postgresql-15, gpg, zstd, bind9, bind9-dnsutils)',
+    summary: 'build or install missing servers and tools (temporal, minio, the WAL archive_command, postgresql-15, gpg, zstd, bind9, bind9-dnsutils)',
     options: [
       { flags: '--production', description: 'also the real Temporal server and its SQL tool for `stack up --topology production` (a ~10 min build, once)' },
       { flags: '--browser', description: "also Debian's chromium, for the tests that open the Temporal UI headless" },

@@ -104,7 +104,12 @@ function saveState(path: string, state: StackState): void {
 }
 
 
-/** archive_command of the stack's cluster: Lifeboat's own `wal archive` into the stack's WAL archive. */
+/**
+ * archive_command of the stack's cluster: Lifeboat's own `wal archive` into the stack's WAL archive,
+ * compiled (tools/wal-archive, built by ensureTools before this is asked) unless Go is missing.
+ * `up` rewrites it into the cluster's lifeboat-stack.conf and reloads a running cluster, so a
+ * rebuilt archiver is named at the next `up`.
+ */
 export function stackArchiveCommand(paths: StackPaths): string {
   return walArchiveCommand(paths.walArchive);
 }

@@ -1,15 +1,17 @@
 /**
- * Tool provisioning: builds the Temporal CLI and MinIO server from the Go module proxy into a cache
- * outside the clone, and installs PostgreSQL 15, GnuPG, zstd and BIND 9 (bind9, bind9-dnsutils) from Debian,
- * each only when missing. The real Temporal server and its SQL tool (production topology only) are
- * built on request (`tools ensure --production`, `stack up --topology production`), never by default.
- * Builds take minutes, so progress is printed as it happens; a missing prerequisite (no Go, no
- * apt-get, not root) is a clear error that says what to install.
+ * Tool provisioning: builds the Temporal CLI and MinIO server from the Go module proxy and the
+ * compiled archive_command from tools/wal-archive into a cache outside the clone, and installs
+ * PostgreSQL 15, GnuPG, zstd and BIND 9 (bind9, bind9-dnsutils) from Debian, each only when missing.
+ * The real Temporal server and its SQL tool (production topology only) are built on request
+ * (`tools ensure --production`, `stack up --topology production`), never by default. Builds take
+ * minutes, so progress is printed as it happens; a missing prerequisite (no Go, no apt-get, not
+ * root) is a clear error that says what to install.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrerequisiteMissing, StackFailed } from '../../lib/errors';
+import { walArchiverBinaryName, walArchiverDir, walArchiverSourceDir } from '../../lib/lifeboat-bin';
 import { findPgBin } from '../../lib/servers/binaries';
 import {
   copySchemaFromModuleCache, findTemporalServer, TEMPORAL_SERVER_MODULES, TEMPORAL_SERVER_VERSION, temporalServerDir, type TemporalServerBinaries,
@@ -29,6 +31,11 @@ export interface Tools {
   named: string;
   /** BIND 9's key generator (bind9), for the zone's TSIG key. */
   tsigKeygen: string;
+  /**
+   * The compiled archive_command (tools/wal-archive) where the cluster's OS user can run it, or
+   * undefined when Go is missing: archive_command then stays the Node verb (lib/lifeboat-bin.ts).
+   */
+  walArchiver: string | undefined;
 }
 
 type Progress = (line: string) => void;
@@ -46,6 +53,21 @@ export function findSbin(command: string): string | undefined {
   return which(command) ?? (existsSync(join('/usr/sbin', command)) ? join('/usr/sbin', command) : undefined);
 }
 
+/** Run a build (`go install`, `go build`), rejecting with StackFailed and the output's tail when it fails. */
+function runBuild(command: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }, what: string, hint: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (chunk: Buffer): void => {
+      tail = (tail + chunk.toString()).slice(-4000);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new StackFailed(`${what} failed (exit ${code}):\n${tail}`, hint))));
+  });
+}
+
 async function goInstall(module: string, binary: string, toolsDir: string, progress: Progress): Promise<string> {
   const target = join(toolsDir, binary);
   if (existsSync(target)) return target;
@@ -61,22 +83,8 @@ async function goInstall(module: string, binary: string, toolsDir: string, progr
   const started = Date.now();
   const ticker = setInterval(() => progress(`  still building ${binary}... ${Math.round((Date.now() - started) / 1000)} s`), 30_000);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', module], {
-        env: { ...process.env, GOBIN: staging, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let tail = '';
-      const onData = (chunk: Buffer): void => {
-        tail = (tail + chunk.toString()).slice(-4000);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.on('error', reject);
-      child.on('close', (code) =>
-        code === 0 ? resolve() : reject(new StackFailed(`go install ${module} failed (exit ${code}):\n${tail}`, 'check that the Go module proxy is reachable (GOPROXY) and retry')),
-      );
-    });
+    await runBuild(go, ['install', module], { env: { ...process.env, GOBIN: staging, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' } },
+      `go install ${module}`, 'check that the Go module proxy is reachable (GOPROXY) and retry');
   } finally {
     clearInterval(ticker);
   }
@@ -84,6 +92,53 @@ async function goInstall(module: string, binary: string, toolsDir: string, progr
   spawnSync('rm', ['-rf', staging]);
   progress(`built ${binary} in ${Math.round((Date.now() - started) / 1000)} s -> ${target}`);
   return target;
+}
+
+/**
+ * The compiled archive_command: `go build` of tools/wal-archive (standard library only, a few
+ * seconds) into the tool cache, named by the hash of its source (walArchiverBinaryName), so it is
+ * built once per source change; then, as root (the cluster runs as postgres, which cannot traverse
+ * /root), a root-owned 0755 copy in walArchiverDir(). Older builds are left
+ * in place: a running cluster's archive_command may still name one until its next `stack up`.
+ * Undefined (with a note) when Go or the source is missing.
+ */
+async function ensureWalArchiver(toolsDir: string, progress: Progress): Promise<string | undefined> {
+  let source: string;
+  try {
+    source = walArchiverSourceDir();
+  } catch {
+    return undefined; // not a checkout (no bin/lifeboat.js above us): nothing to build
+  }
+  const name = walArchiverBinaryName(source);
+  if (!name) return undefined;
+  const cached = join(toolsDir, name);
+  if (!existsSync(cached)) {
+    const go = which('go');
+    if (!go) {
+      progress('go is not installed: archive_command stays `node bin/lifeboat.js wal archive` (about 0.2 s of CPU per WAL segment)');
+      return undefined;
+    }
+    mkdirSync(toolsDir, { recursive: true });
+    const staging = join(toolsDir, `.staging-${name}-${process.pid}`);
+    progress(`building ${name} from ${source}`);
+    try {
+      await runBuild(go, ['build', '-trimpath', '-ldflags=-s -w', '-o', staging, '.'], { cwd: source, env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' } },
+        `go build of ${source}`, `run \`go build .\` in ${source} to see the error; without the build, archive_command falls back to the Node verb`);
+      renameSync(staging, cached);
+    } finally {
+      rmSync(staging, { force: true });
+    }
+  }
+  const installed = join(walArchiverDir(), name);
+  if (installed !== cached && !existsSync(installed)) {
+    mkdirSync(walArchiverDir(), { recursive: true, mode: 0o755 });
+    const temp = `${installed}.${process.pid}.tmp`;
+    copyFileSync(cached, temp);
+    chmodSync(temp, 0o755);
+    renameSync(temp, installed);
+    progress(`installed ${installed} (archive_command runs as the postgres OS user, which cannot reach ${toolsDir})`);
+  }
+  return installed;
 }
 
 function aptInstall(packages: string[], progress: Progress): void {
@@ -123,12 +178,15 @@ export async function ensureTools(toolsDir: string, progress: Progress = (l) => 
   if (debian.length > 0) aptInstall(debian, progress);
   const pgBin = findPgBin();
   if (!pgBin) throw new PrerequisiteMissing('PostgreSQL 15 server binaries not found', 'install postgresql-15 (Debian) so /usr/lib/postgresql/15/bin/initdb exists');
-  // Both Go builds at once: they share the module download and each is mostly single-threaded linking.
-  const [temporal, minio] = await Promise.all([
+  // The Go builds at once: they share the module download and each is mostly single-threaded linking.
+  const [temporal, minio, walArchiver] = await Promise.all([
     goInstall(TEMPORAL_MODULE, 'temporal', toolsDir, progress),
     goInstall(MINIO_MODULE, 'minio', toolsDir, progress),
+    ensureWalArchiver(toolsDir, progress),
   ]);
-  return { temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd', named: findSbin('named') ?? 'named', tsigKeygen: findSbin('tsig-keygen') ?? 'tsig-keygen' };
+  return {
+    temporal, minio, pgBin, gpg: which('gpg') ?? 'gpg', zstd: which('zstd') ?? 'zstd', named: findSbin('named') ?? 'named', tsigKeygen: findSbin('tsig-keygen') ?? 'tsig-keygen', walArchiver,
+  };
 }
 
 /**

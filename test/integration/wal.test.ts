@@ -1,8 +1,10 @@
 /**
  * WAL archiving as PostgreSQL sees it: the archive_command / restore_command contract through the
- * real CLI (`node bin/lifeboat.js wal archive|fetch`, spawned with a minimal environment), off-site
- * shipping/backlog/fetch (lib/wal/remote.ts) against the backup MinIO in a bucket of its own, and the
- * test stack's PostgreSQL archiving through `lifeboat wal archive` for real.
+ * real programs, spawned with a minimal environment (`wal archive` both as the Node CLI
+ * `node bin/lifeboat.js wal archive` and as the compiled tools/wal-archive, which must say the same;
+ * `wal fetch` as the Node CLI), off-site shipping/backlog/fetch (lib/wal/remote.ts) against the
+ * backup MinIO in a bucket of its own, and the test stack's PostgreSQL archiving through the
+ * compiled `wal archive` for real.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -14,10 +16,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walRemoteKey } from '../../lib/catalog/names';
-import { walFileContent } from '../fixtures/wal-segment';
+import { walFileContent, walSegmentBuffer } from '../fixtures/wal-segment';
 import { parseMetadata } from '../../lib/catalog/metadata';
 import { loadPrivateKeys, loadPublicKey, type EncryptionKey } from '../../lib/crypto/openpgp';
 import { ChecksumMismatch } from '../../lib/errors';
+import { findWalArchiver } from '../../lib/lifeboat-bin';
 import { pgClientConfig } from '../../lib/postgres/connection';
 import { walSegmentName } from '../../lib/postgres/basebackup';
 import { createS3Client, S3Store, s3SettingsFromConfig } from '../../lib/storage/s3-store';
@@ -39,14 +42,20 @@ function minimalEnv(extra: Record<string, string> = {}): Record<string, string> 
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LIFEBOAT_ENV_FILE: emptyEnvFile, ...extra };
 }
 
-function lifeboat(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [cli, ...args], { cwd: options.cwd ?? scratch, env: minimalEnv(options.env), encoding: 'utf8', timeout: 60_000 });
+/** A program and its first arguments; `lifeboat` by default: the Node CLI. */
+type Program = readonly string[];
+const nodeCli: Program = [process.execPath, cli];
+
+function lifeboat(args: string[], options: { cwd?: string; env?: Record<string, string>; program?: Program } = {}): SpawnSyncReturns<string> {
+  const [command, ...first] = options.program ?? nodeCli;
+  return spawnSync(command!, [...first, ...args], { cwd: options.cwd ?? scratch, env: minimalEnv(options.env), encoding: 'utf8', timeout: 60_000 });
 }
 
 /** Run `lifeboat` without waiting, for races between archivers. */
-function lifeboatAsync(args: string[], cwd: string): Promise<{ status: number | null; stderr: string }> {
+function lifeboatAsync(args: string[], cwd: string, program: Program = nodeCli): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, env: minimalEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, ...first] = program;
+    const child = spawn(command!, [...first, ...args], { cwd, env: minimalEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
@@ -110,19 +119,42 @@ const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).s
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe('archive_command: lifeboat wal archive %p %f', () => {
+/**
+ * The two implementations of `lifeboat wal archive` (same arguments, same contract): the Node CLI,
+ * for whoever calls the verb by hand and as the fallback without Go, and the compiled
+ * tools/wal-archive that archive_command names once `stack up` / `tools ensure` has built it (the
+ * test stack's global setup did).
+ */
+const ARCHIVERS: { impl: string; program: () => Program }[] = [
+  { impl: 'node bin/lifeboat.js', program: () => nodeCli },
+  {
+    impl: 'compiled lifeboat-wal-archive',
+    program: () => {
+      const compiled = findWalArchiver();
+      expect(compiled, 'the compiled archive_command is not built for this source: run `npx lifeboat tools ensure` (or `stack up --test`)').toBeDefined();
+      return [compiled!];
+    },
+  },
+];
+
+// (No percent sign in the title: describe.each would print the case object after it.)
+describe.each(ARCHIVERS)('archive_command through $impl: wal archive <path> <segment>', (archiver) => {
   let data: string;
   let archive: string;
+  let program: Program;
   beforeAll(() => {
     ensureBuilt();
+    program = archiver.program();
     data = mkdtempSync(join(scratch, 'data-'));
     archive = join(data, '..', `archive-${randomUUID().slice(0, 8)}`);
   });
+  const run = (args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): SpawnSyncReturns<string> => lifeboat(args, { ...options, program });
+  const runAsync = (args: string[], cwd: string): Promise<{ status: number | null; stderr: string }> => lifeboatAsync(args, cwd, program);
 
   it('archives a new segment byte for byte, with %p relative to the data directory, and exits 0', () => {
     const name = '000000010000000000000001';
     const { content } = archivableFile(join(data, 'pg_wal'), name, 8 * 1024 * 1024);
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive, `pg_wal/${name}`, name], { cwd: data });
+    const result = run(['wal', 'archive', '--archive-dir', archive, `pg_wal/${name}`, name], { cwd: data });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(sha256File(join(archive, name))).toBe(sha256(content));
@@ -133,7 +165,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
 
   it.each(['00000002.history', '000000010000000000000002.00000028.backup', '000000010000000000000003.partial'])('archives the %s file PostgreSQL also hands it', (name) => {
     const { path, content } = archivableFile(join(data, 'pg_wal'), name, 100);
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
+    const result = run(['wal', 'archive', '--archive-dir', archive, path, name]);
     expect(result.status).toBe(0);
     expect(readFileSync(join(archive, name)).equals(content)).toBe(true);
   });
@@ -141,9 +173,9 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   it('succeeds again for an identical file already archived (PostgreSQL retries after a crash)', () => {
     const name = '000000010000000000000004';
     const { path } = archivableFile(join(data, 'pg_wal'), name);
-    expect(lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]).status).toBe(0);
+    expect(run(['wal', 'archive', '--archive-dir', archive, path, name]).status).toBe(0);
     const mtime = statSync(join(archive, name)).mtimeMs;
-    const again = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
+    const again = run(['wal', 'archive', '--archive-dir', archive, path, name]);
     expect(again.status).toBe(0);
     expect(again.stderr).toMatch(/000000010000000000000004 was already archived with identical content/);
     expect(statSync(join(archive, name)).mtimeMs).toBe(mtime);
@@ -153,9 +185,9 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   it('fails loudly for a different file under an archived name, and never overwrites the archived one', () => {
     const name = '000000010000000000000005';
     const original = archivableFile(join(data, 'pg_wal'), name);
-    expect(lifeboat(['wal', 'archive', '--archive-dir', archive, original.path, name]).status).toBe(0);
+    expect(run(['wal', 'archive', '--archive-dir', archive, original.path, name]).status).toBe(0);
     const impostor = archivableFile(join(data, 'other'), name);
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive, impostor.path, name]);
+    const result = run(['wal', 'archive', '--archive-dir', archive, impostor.path, name]);
     expect(result.status).not.toBe(0);
     expect(result.status).toBeLessThan(126); // >125 would make PostgreSQL's archiver exit, not retry
     expect(result.stderr).toContain(join(archive, name));
@@ -168,7 +200,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   it('fails for a source file that does not exist, archiving nothing', () => {
     const name = '000000010000000000000006';
     const before = entries(archive);
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive, `pg_wal/${name}`, name], { cwd: data });
+    const result = run(['wal', 'archive', '--archive-dir', archive, `pg_wal/${name}`, name], { cwd: data });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(join(data, 'pg_wal', name));
     expect(entries(archive)).toEqual(before);
@@ -178,7 +210,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
     const { path } = archivableFile(join(data, 'pg_wal'), '000000010000000000000007');
     const before = entries(join(archive, '..'));
     const archived = entries(archive);
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive, path, name]);
+    const result = run(['wal', 'archive', '--archive-dir', archive, path, name]);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(name === '' ? /usage: lifeboat wal archive/ : /is not a WAL file name/);
     expect(entries(join(archive, '..'))).toEqual(before);
@@ -186,7 +218,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   });
 
   it('exits 2 with usage when %p or %f is missing', () => {
-    const result = lifeboat(['wal', 'archive', '--archive-dir', archive]);
+    const result = run(['wal', 'archive', '--archive-dir', archive]);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/usage: lifeboat wal archive/);
   });
@@ -195,10 +227,10 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
     const backupRoot = mkdtempSync(join(scratch, 'root-'));
     const name = '000000010000000000000008';
     const { path, content } = archivableFile(join(data, 'pg_wal'), name);
-    const result = lifeboat(['wal', 'archive', path, name], { env: { BACKUP_ROOT: backupRoot } });
+    const result = run(['wal', 'archive', path, name], { env: { BACKUP_ROOT: backupRoot } });
     expect(result.status).toBe(0);
     expect(readFileSync(join(backupRoot, 'wal-archive', name)).equals(content)).toBe(true);
-    const relativeRoot = lifeboat(['wal', 'archive', path, name], { env: { BACKUP_ROOT: 'relative/dir' } });
+    const relativeRoot = run(['wal', 'archive', path, name], { env: { BACKUP_ROOT: 'relative/dir' } });
     expect(relativeRoot.status).toBe(2);
     expect(relativeRoot.stderr).toMatch(/BACKUP_ROOT: must be an absolute path/);
   });
@@ -206,7 +238,7 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
   it('lets concurrent archivers of one segment all succeed with one copy', async () => {
     const name = '000000010000000000000009';
     const { path, content } = archivableFile(join(data, 'pg_wal'), name, 4 * 1024 * 1024);
-    const results = await Promise.all(Array.from({ length: 4 }, () => lifeboatAsync(['wal', 'archive', '--archive-dir', archive, path, name], data)));
+    const results = await Promise.all(Array.from({ length: 4 }, () => runAsync(['wal', 'archive', '--archive-dir', archive, path, name], data)));
     expect(results.map((r) => r.status)).toEqual([0, 0, 0, 0]);
     expect(sha256File(join(archive, name))).toBe(sha256(content));
     expect(entries(archive).filter((n) => n.startsWith(`.${name}`))).toEqual([]);
@@ -216,11 +248,84 @@ describe('archive_command: lifeboat wal archive %p %f', () => {
     const name = '00000001000000000000000A';
     const a = archivableFile(join(data, 'a'), name, 4 * 1024 * 1024);
     const b = archivableFile(join(data, 'b'), name, 4 * 1024 * 1024);
-    const [ra, rb] = await Promise.all([lifeboatAsync(['wal', 'archive', '--archive-dir', archive, a.path, name], data), lifeboatAsync(['wal', 'archive', '--archive-dir', archive, b.path, name], data)]);
+    const [ra, rb] = await Promise.all([runAsync(['wal', 'archive', '--archive-dir', archive, a.path, name], data), runAsync(['wal', 'archive', '--archive-dir', archive, b.path, name], data)]);
     expect([ra.status, rb.status].filter((s) => s === 0)).toHaveLength(1);
     const winner = ra.status === 0 ? a : b;
     expect(sha256File(join(archive, name))).toBe(sha256(winner.content));
     expect((ra.status === 0 ? rb : ra).stderr).toMatch(/refusing to overwrite/);
+  });
+});
+
+describe('the compiled wal archive says what the Node verb says: status and stderr, refusal by refusal', () => {
+  const dir = mkdtempSync(join(scratch, 'same-'));
+  const archive = join(dir, 'archive');
+  const NAME = '000000010000000200000034';
+  const original = walSegmentBuffer(NAME, { tail: randomBytes(4096) });
+  const put = (file: string, content: Buffer | string): string => {
+    const path = join(dir, file);
+    writeFileSync(path, content);
+    return path;
+  };
+  const into = (path: string, name = NAME): string[] => ['--archive-dir', archive, path, name];
+  // A 2 MiB tmpfs: a 16 MiB segment cannot fit. Needs root (mount); that case is skipped otherwise.
+  const full = join(dir, 'full');
+  mkdirSync(full);
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', full]).status === 0;
+  let compiled: Program;
+  beforeAll(() => {
+    ensureBuilt();
+    compiled = ARCHIVERS[1]!.program();
+    mkdirSync(archive);
+    writeFileSync(join(archive, NAME), original, { mode: 0o640 });
+  });
+  afterAll(() => {
+    if (mounted) spawnSync('umount', [full]);
+  });
+
+  const cases: [string, () => { args: string[]; env?: Record<string, string> }][] = [
+    ['no %p and %f', () => ({ args: ['--archive-dir', archive] })],
+    ['--archive-dir twice', () => ({ args: ['--archive-dir', dir, ...into(put('twice', original))] })],
+    ['a name that is no WAL file', () => ({ args: into(put('bad-name', original), '../etc/passwd') })],
+    ['a source that does not exist', () => ({ args: into(join(dir, 'missing')) })],
+    ['an empty file', () => ({ args: into(put('empty', '')) })],
+    ['a text file under a segment name', () => ({ args: into(put('text', 'root:x:0:0:root:/root:/bin/bash\n'.repeat(40))) })],
+    ['a truncated segment', () => ({ args: into(put('truncated', walSegmentBuffer(NAME, { fileSize: 8 * 1024 * 1024 }))) })],
+    ['another segment under the name', () => ({ args: into(put('other', walSegmentBuffer('000000010000000200000035'))) })],
+    ['an unknown page magic', () => ({ args: into(put('magic', walSegmentBuffer(NAME, { magic: 0xd0ff }))) })],
+    ['a first page without the long header', () => ({ args: into(put('short-header', walSegmentBuffer(NAME, { info: 0x0001 }))) })],
+    ['a segment size that is no power of two', () => ({ args: into(put('size', walSegmentBuffer(NAME, { segmentSize: 3 * 1024 * 1024 }))) })],
+    ['a bad WAL page size', () => ({ args: into(put('page', walSegmentBuffer(NAME, { blockSize: 100 }))) })],
+    ['a newer timeline than the name', () => ({ args: into(put('timeline', walSegmentBuffer(NAME, { timeline: 2 }))) })],
+    ['a name beyond the last segment of a log', () => ({ args: into(put('beyond', walSegmentBuffer('000000010000000000000100')), '000000010000000000000100') })],
+    ['a segment under a history name', () => ({ args: into(put('history-binary', original), '00000002.history') })],
+    ['NUL bytes in a history file', () => ({ args: into(put('history-nul', Buffer.from([0x31, 0, 0x32])), '00000002.history') })],
+    ['a backup file without its first line', () => ({ args: into(put('backup-text', 'LABEL: x\n'), '000000010000000000000002.00000028.backup') })],
+    ['a different file under an archived name', () => ({ args: into(put('impostor', walSegmentBuffer(NAME, { tail: randomBytes(4096) }))) })],
+    ['an identical file already archived (success)', () => ({ args: into(put('identical', original)) })],
+    ['a relative BACKUP_ROOT', () => ({ args: [put('relative', original), NAME], env: { BACKUP_ROOT: 'relative/dir' } })],
+  ];
+  it.each(cases)('%s', (what, make) => {
+    const { args, env } = make();
+    const node = lifeboat(['wal', 'archive', ...args], { env });
+    const go = lifeboat(['wal', 'archive', ...args], { env, program: compiled });
+    expect({ status: go.status, stderr: go.stderr }).toEqual({ status: node.status, stderr: node.stderr });
+    expect(node.status).toBe(what.endsWith('(success)') ? 0 : node.status === 2 ? 2 : 1);
+    expect(node.stderr).not.toBe('');
+    expect(entries(archive)).toEqual([NAME]);
+    expect(readFileSync(join(archive, NAME)).equals(original)).toBe(true);
+  });
+
+  it.skipIf(!mounted)('a full file system: exit 1 naming the file and the free space, no temp file left', () => {
+    const source = put(NAME, original);
+    const args = ['wal', 'archive', '--archive-dir', join(full, 'wal-archive'), source, NAME];
+    // The free space is read while the partial temp file still fills the disk: not a figure to compare.
+    const same = (stderr: string): string => stderr.replace(/: [\d.]+ (bytes|KiB|MiB) free of/, ': N free of');
+    const node = lifeboat(args);
+    const go = lifeboat(args, { program: compiled });
+    expect(go.status).toBe(1);
+    expect(same(go.stderr)).toBe(same(node.stderr));
+    expect(go.stderr).toMatch(new RegExp(`^lifeboat: wal archive: no space left on device writing ${full}/wal-archive/${NAME} \\(write\\): [\\d.]+ (bytes|KiB) free of 2\\.0 MiB on the file system of ${full}/wal-archive\nhint: free space`));
+    expect(entries(join(full, 'wal-archive'))).toEqual([]);
   });
 });
 
@@ -513,9 +618,9 @@ describe('off-site WAL: ship, backlog, fetch (own bucket on the backup MinIO)', 
   });
 });
 
-// --- the test stack's PostgreSQL, archiving through `lifeboat wal archive` ----------------------------
+// --- the test stack's PostgreSQL, archiving through the compiled `wal archive` -------------------------
 
-describe("the test stack's PostgreSQL archives through lifeboat wal archive", () => {
+describe("the test stack's PostgreSQL archives through the compiled lifeboat wal archive", () => {
   it('archives the segment pg_switch_wal() closes, with no archiver failure', async () => {
     ensureBuilt();
     const config = testConfig();
@@ -523,9 +628,10 @@ describe("the test stack's PostgreSQL archives through lifeboat wal archive", ()
     const pg = new Client(pgClientConfig(config.db));
     await pg.connect();
     try {
+      // `stack up` (the global setup) built it and named it: no Node start per segment.
+      const compiled = ARCHIVERS[1]!.program()[0]!;
       const command = (await pg.query<{ archive_command: string }>('SHOW archive_command')).rows[0]!.archive_command;
-      expect(command).toMatch(/lifeboat\.js' wal archive --archive-dir '[^']+' %p %f$/);
-      expect(command).toContain(`'${walArchive}'`);
+      expect(command).toBe(`'${compiled}' wal archive --archive-dir '${walArchive}' %p %f`);
       type Archiver = { archived_count: string; failed_count: string; last_archived_wal: string | null };
       const archiver = async (): Promise<Archiver> => (await pg.query<Archiver>('SELECT archived_count, failed_count, last_archived_wal FROM pg_stat_archiver')).rows[0]!;
       const before = await archiver();

@@ -1,0 +1,3 @@
+module lifeboat/wal-archive
+
+go 1.21
