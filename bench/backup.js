@@ -1,43 +1,54 @@
 #!/usr/bin/env node
 /**
- * Backup benchmark (issue "PostgreSQL backups", item 10): Lifeboat against the seed's shell
- * pipelines on the same database, side by side, in one run.
+ * Backup benchmark (issue "PostgreSQL backups", item 10; yardsticks of issue 16): Lifeboat against
+ * the floor (the producer alone), the seed's pipeline and the best shell pipeline at the SAME
+ * compression level and threads as Lifeboat (zstd -<COMPRESSION_LEVEL> -T0, from the worker's
+ * configuration: level 1 by default), on the same database, side by side, in one run.
  *
- *   (a) pg_dump > /dev/null                                       baseline of the logical variants
- *   (b) pg_dump | gzip | gpg --encrypt > file                     the seed's pipeline
- *   (f) pg_dump | zstd -3 -T2 | gpg --encrypt > file              the best shell pipeline
+ *   (a) pg_dump > /dev/null                                       floor of the logical variants
+ *   (b) pg_dump | gzip | gpg --encrypt > file                     the seed's pipeline (second reference)
+ *   (f) pg_dump | zstd -L -T0 | gpg --encrypt > file              best shell pipeline, Lifeboat's level L
  *   (c) Lifeboat backupDatabase {tier:'daily'}, end to end        local artifact + MinIO upload
- *   (d) pg_basebackup -D - -Ft -X fetch > /dev/null               baseline of the physical variants
+ *   (d) pg_basebackup -D - -Ft -X fetch > /dev/null               floor of the physical variants
+ *   (g) pg_basebackup -D - -Ft -X fetch | zstd -L -T0 | gpg > file  same-level shell pipeline (gap 2's yardstick)
  *   (e) Lifeboat backupBase {}, end to end                        local artifact + MinIO upload
  *   (c0) (c) with LIFEBOAT_BENCH_PROOF=off                        the cost of the proof (issue 9 item 3)
  *   (e0) (e) with LIFEBOAT_BENCH_PROOF=off                        same, for the base backup
+ * Default variants: a,b,c,d,e,f,g (c0 and e0 only when asked for: they need a second worker).
  *
  * The machine is shared and noisy, so variants are interleaved and repeated (--rounds, default 3);
- * odd rounds run them in the listed order, even rounds in reverse (so c0 runs before c, e0 before e),
- * each ratio is taken against the baseline of the same round, and the report shows medians.
- * c0/e0 run on a second worker process started with LIFEBOAT_BENCH_PROOF=off (no in-flight test
- * decode `zstd -d | tail`, no decode-back of small artifacts; metadata says proof method 'none'),
- * with its own task queue, BACKUP_ROOT and bucket; c/c0 and e/e0 are reported side by side (wall,
- * CPU, peak RSS and their same-round ratios), with the CPU of each tool the worker ran (sampled from
- * /proc every 100 ms, so slightly low) and the load average before and after each round. Each round
+ * odd rounds run them in the listed order (a, c, c0, f, b, d, e, e0, g), even rounds in reverse,
+ * each ratio is taken against the floor (a or d) and the best peer (f for c, g for e) of the same
+ * round, and the report shows medians. c0/e0 run on a second worker process started with
+ * LIFEBOAT_BENCH_PROOF=off (no in-flight test decode `zstd -d | tail`, no decode-back of small
+ * artifacts; metadata says proof method 'none'), with its own task queue, BACKUP_ROOT and bucket;
+ * c/c0 and e/e0 are reported side by side (wall, CPU, peak RSS and their same-round ratios), with
+ * the CPU of each tool the worker ran (sampled from /proc every 100 ms, so slightly low). Each round
  * checks the proof method in the artifacts' metadata ('test-decoded-stream' for c/e when larger
  * than the decode-back limit, 'decoded-file' when smaller; 'none' for c0/e0) and fails otherwise.
  * Lifeboat runs in its own worker process (`node bin/lifeboat.js worker`) on its own task queue,
  * BACKUP_ROOT and bucket, so the developer stack's backups are untouched; the worker's peak RSS
  * (VmHWM, reset before each Lifeboat variant) is reported per variant, with the peak per activity.
- * CPU seconds are also reported (shell variants: the tools; Lifeboat: the worker and its tools,
- * not the PostgreSQL or MinIO servers): a steadier measure than wall time on a busy machine.
- * In round 1 the Lifeboat artifacts are checked outside the timings: `gpg --decrypt | zstd -d`
- * of the dump equals a fresh pg_dump, and the base backup lists with `tar -t`.
+ * CPU seconds of every variant: the client side (shell variants: the tools; Lifeboat: the worker and
+ * its tools) AND the servers, per process tree from /proc/<pid>/stat over the timed interval: the
+ * PostgreSQL postmaster with all its children (backends, walsender, checkpointer, archiver and its
+ * archive_command) and the backup MinIO server (the off-site target). The load average (1/5/15 min)
+ * is recorded after every variant and before and after every round.
+ * Round 1 also checks every output outside the timings: `gpg --decrypt | zstd -d` (gunzip for (b))
+ * of each dump, Lifeboat's and the shell pipelines', equals a fresh pg_dump (sha256, without the
+ * random `\restrict` line), and each base backup, Lifeboat's and (g)'s, decrypts, decompresses and
+ * lists with `tar -t`. --no-verify skips these checks.
  *
- * Usage:  npm run build && node bench/backup.js [--rounds N] [--variants a,b,c,c0,d,e,e0,f] [--scale 10]
+ * Usage:  npm run build && node bench/backup.js [--rounds N] [--variants a,b,c,c0,d,e,e0,f,g] [--scale 10]
  *                                                 [--database NAME] [--no-verify] [--cpu-prof]
  *                                                 [--worker-node-options "--trace-gc ..."]
- *                                                 [--worker-env NAME=value ...]   (experiments, e.g. COMPRESSION_LEVEL=1)
+ *                                                 [--worker-env NAME=value ...]   (experiments, e.g. COMPRESSION_LEVEL=3;
+ *                                                                                  the shell pipelines follow the level)
  * Needs the local stack (`node bin/lifeboat.js stack up`); reads its env file
  * ($LIFEBOAT_ENV_FILE, default /var/lib/lifeboat/stack/lifeboat.env). Creates the dataset database
  * from ../shared/bench/corporate-intel-dataset.sql when it is missing. Raw results (JSON) and the
- * worker's log go to bench/results/ (git-ignored).
+ * worker's log go to bench/results/ (git-ignored); the scratch directory and buckets are removed.
+ * Each base backup makes the stack's cluster complete (and archive) one more 16 MB WAL segment.
  */
 'use strict';
 
@@ -46,22 +57,28 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   ROOT, RESULTS, envFile, parseArgs: parseFlags, log, median, mb, timeStamp, shellQuote, run, runShell, vmHwmBytes, childrenCpuSeconds, machine, describeMachine,
-  requireDist, loadBenchConfig, benchWorkerEnv, withPg, ensureDataset, startWorker, stopWorker, connectTemporal, runMeasuredWorkflow,
+  loadAverage, describeLoad, postmasterPid, minioServerPid, serverCpuMeter, requireDist, loadBenchConfig, benchWorkerEnv, withPg, ensureDataset, startWorker, stopWorker, connectTemporal, runMeasuredWorkflow,
 } = require('./common');
 
-const ALL_VARIANTS = ['a', 'c', 'c0', 'f', 'b', 'd', 'e', 'e0']; // run order within an odd round (reversed in even rounds): each baseline next to its Lifeboat variants
+const ALL_VARIANTS = ['a', 'c', 'c0', 'f', 'b', 'd', 'e', 'e0', 'g']; // run order within an odd round (reversed in even rounds): each baseline next to its Lifeboat variants
+const DEFAULT_VARIANTS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 
 const LABELS = {
   a: '(a) pg_dump > /dev/null',
   b: '(b) pg_dump | gzip | gpg --encrypt > file',
-  f: '(f) pg_dump | zstd -3 -T2 | gpg --encrypt > file',
+  f: '(f) pg_dump | zstd -L -T0 | gpg --encrypt > file', // L: set from the configuration in main()
+  g: '(g) pg_basebackup | zstd -L -T0 | gpg --encrypt > file',
   c: '(c) Lifeboat backupDatabase (local + MinIO)',
   d: '(d) pg_basebackup > /dev/null',
   e: '(e) Lifeboat backupBase (local + MinIO)',
   c0: '(c0) Lifeboat backupDatabase, LIFEBOAT_BENCH_PROOF=off',
   e0: '(e0) Lifeboat backupBase, LIFEBOAT_BENCH_PROOF=off',
 };
-const BASELINE = { a: 'a', b: 'a', f: 'a', c: 'a', c0: 'a', d: 'd', e: 'd', e0: 'd' };
+const BASELINE = { a: 'a', b: 'a', f: 'a', c: 'a', c0: 'a', d: 'd', e: 'd', e0: 'd', g: 'd' };
+/** Lifeboat variant -> the best shell pipeline at the same level and threads (its "best peer"). */
+const PEER = { c: 'f', c0: 'f', e: 'g', e0: 'g' };
+/** Which variants' outputs are checked in round 1 (unless --no-verify), and how. */
+const SHELL_OUTPUT = { b: 'dump', f: 'dump', g: 'base' };
 /** Lifeboat variant -> the same without the proof (issue 9 item 3): their ratio is the proof's cost. */
 const PROOF_PAIRS = { c: 'c0', e: 'e0' };
 /** Which worker runs a Lifeboat variant. */
@@ -70,7 +87,7 @@ const LANE = { c: 'proof', e: 'proof', c0: 'noProof', e0: 'noProof' };
 function parseArgs(argv) {
   const options = parseFlags(argv, {
     file: __filename,
-    defaults: { rounds: 3, variants: ALL_VARIANTS, scale: 10, database: 'corporate_intel_bench', verify: true, cpuProf: false, workerNodeOptions: undefined, workerEnv: {} },
+    defaults: { rounds: 3, variants: DEFAULT_VARIANTS, scale: 10, database: 'corporate_intel_bench', verify: true, cpuProf: false, workerNodeOptions: undefined, workerEnv: {} },
     flags: {
       '--rounds': (o, next) => (o.rounds = Number(next())),
       '--variants': (o, next) => (o.variants = next().split(',').map((v) => v.trim())),
@@ -121,8 +138,6 @@ function configValue(name) {
   }
 }
 
-const loadAverage = () => os.loadavg().map((x) => Number(x.toFixed(2)));
-const describeLoad = (l) => l.map((x) => x.toFixed(2)).join(' / ');
 
 /**
  * CPU seconds of each process the worker spawns while a run lasts, by tool ('zstd -d', 'zstd', 'tail',
@@ -184,12 +199,26 @@ function makeVariants(ctx) {
   const { config, pgEnv, work } = ctx;
   const pgBin = (tool) => ctx.pgToolPath(config.db, tool);
   const gpgArgs = `gpg --homedir ${shellQuote(config.encryption.gnupgHome)} --batch --yes --trust-model always --recipient ${shellQuote(config.encryption.recipient)} --encrypt`;
-  const shell = async (pipelineText, out) => {
+  const zstd = ctx.compressCommand; // Lifeboat's algorithm, level and threads (lib/pipeline/compress.ts: zstd -<level> -T0)
+  const ext = ctx.compressExt;
+  /** A shell pipeline writing `out`; in round 1 (unless --no-verify) its output is checked before it is removed. */
+  const shell = async (variant, round, pipelineText, out) => {
     fs.rmSync(out, { force: true });
     const { seconds } = await runShell(pipelineText, { env: pgEnv });
     const bytes = fs.statSync(out).size;
-    fs.rmSync(out, { force: true });
-    return { seconds, bytes };
+    if (!(ctx.options.verify && round === 1)) {
+      fs.rmSync(out, { force: true });
+      return { seconds, bytes };
+    }
+    // Checked by the caller after the measurements (so the check's CPU is not charged to the variant).
+    const check = async () => {
+      try {
+        return await verifyShellOutput(ctx, variant, out);
+      } finally {
+        fs.rmSync(out, { force: true });
+      }
+    };
+    return { seconds, bytes, check };
   };
   const devNull = async (tool, args) => {
     const fd = fs.openSync('/dev/null', 'w');
@@ -200,8 +229,7 @@ function makeVariants(ctx) {
     }
   };
   const lifeboat = async (variant, type, args, round, artifactActivity) => {
-    const lane = ctx.lanes[LANE[variant]];
-    await emptyBench(lane);
+    const lane = ctx.lanes[LANE[variant]]; // emptied by the caller before the measurements
     const tools = sampleToolCpu(lane.worker.pid);
     let r;
     let toolCpu;
@@ -228,7 +256,7 @@ function makeVariants(ctx) {
       toolCpu,
       proof: proofOf(lane, r.result.key, variant),
     };
-    if (ctx.options.verify && round === 1) facts.verified = await verify(ctx, lane, r.result.key, type);
+    if (ctx.options.verify && round === 1) facts.check = () => verify(ctx, lane, r.result.key, type); // after the measurements
     return facts;
   };
   const dumpTarget = pgBin('pg_dump');
@@ -236,11 +264,15 @@ function makeVariants(ctx) {
     a: { command: `${dumpTarget} -d ${config.db.name} > /dev/null`, run: () => devNull('pg_dump', ['--no-password', '-d', config.db.name]) },
     b: {
       command: `${dumpTarget} -d ${config.db.name} | gzip | ${gpgArgs} > ${path.join(work, 'b.sql.gz.gpg')}`,
-      run: () => shell(`${shellQuote(dumpTarget)} --no-password -d ${config.db.name} | gzip | ${gpgArgs} > ${shellQuote(path.join(work, 'b.sql.gz.gpg'))}`, path.join(work, 'b.sql.gz.gpg')),
+      run: (round) => shell('b', round, `${shellQuote(dumpTarget)} --no-password -d ${config.db.name} | gzip | ${gpgArgs} > ${shellQuote(path.join(work, 'b.sql.gz.gpg'))}`, path.join(work, 'b.sql.gz.gpg')),
     },
     f: {
-      command: `${dumpTarget} -d ${config.db.name} | zstd -3 -T2 | ${gpgArgs} > ${path.join(work, 'f.sql.zst.gpg')}`,
-      run: () => shell(`${shellQuote(dumpTarget)} --no-password -d ${config.db.name} | zstd -3 -T2 -q -c | ${gpgArgs} > ${shellQuote(path.join(work, 'f.sql.zst.gpg'))}`, path.join(work, 'f.sql.zst.gpg')),
+      command: `${dumpTarget} -d ${config.db.name} | ${zstd} | ${gpgArgs} > ${path.join(work, `f.sql${ext}.gpg`)}`,
+      run: (round) => shell('f', round, `${shellQuote(dumpTarget)} --no-password -d ${config.db.name} | ${zstd} | ${gpgArgs} > ${shellQuote(path.join(work, `f.sql${ext}.gpg`))}`, path.join(work, `f.sql${ext}.gpg`)),
+    },
+    g: {
+      command: `${pgBin('pg_basebackup')} -D - -Ft -X fetch --checkpoint=fast | ${zstd} | ${gpgArgs} > ${path.join(work, `g.tar${ext}.gpg`)}`,
+      run: (round) => shell('g', round, `${shellQuote(pgBin('pg_basebackup'))} -D - -Ft -X fetch --checkpoint=fast --no-password | ${zstd} | ${gpgArgs} > ${shellQuote(path.join(work, `g.tar${ext}.gpg`))}`, path.join(work, `g.tar${ext}.gpg`)),
     },
     c: { command: `temporal workflow start --type backupDatabase --input '{"tier":"daily"}' (worker: node bin/lifeboat.js worker), until its result`, run: (round) => lifeboat('c', 'backupDatabase', [{ tier: 'daily' }], round, 'dumpDatabase') },
     c0: { command: `the same as (c) on a second worker started with LIFEBOAT_BENCH_PROOF=off`, run: (round) => lifeboat('c0', 'backupDatabase', [{ tier: 'daily' }], round, 'dumpDatabase') },
@@ -274,22 +306,38 @@ function proofOf(lane, key, variant) {
  * MDC) and decompresses with the real zstd/gunzip; a dump must equal a fresh pg_dump byte for byte.
  */
 async function verify(ctx, lane, key, type) {
-  const file = path.join(lane.backupRoot, key);
-  const decompress = key.includes('.zst') ? 'zstd -d -q -c' : 'gunzip -c';
+  return verifyFile(ctx, path.join(lane.backupRoot, key), type === 'backupDatabase' ? 'dump' : 'base', key);
+}
+
+/** A shell variant's output (round 1): decrypted and decompressed like Lifeboat's, with the same checks. */
+const verifyShellOutput = (ctx, variant, file) => verifyFile(ctx, file, SHELL_OUTPUT[variant], `(${variant}) ${path.basename(file)}`);
+
+/** sha256 of a fresh pg_dump without the random \restrict lines, once per run. */
+const UNRESTRICT = `grep -Ev '^\\\\(un)?restrict '`;
+async function freshDumpSha(ctx) {
+  if (!ctx.freshDumpSha) {
+    const fresh = await runShell(`${shellQuote(ctx.pgToolPath(ctx.config.db, 'pg_dump'))} --no-password -d ${ctx.config.db.name} | ${UNRESTRICT} | sha256sum`, { env: ctx.pgEnv, capture: true });
+    ctx.freshDumpSha = fresh.stdout.split(' ')[0];
+  }
+  return ctx.freshDumpSha;
+}
+
+async function verifyFile(ctx, file, kind, what) {
+  const decompress = /\.zst(\.|$)/.test(file) ? 'zstd -d -q -c' : 'gunzip -c';
+  const tool = decompress.split(' ')[0] === 'zstd' ? 'zstd -d' : 'gunzip';
   const gpg = `gpg --homedir ${shellQuote(ctx.config.encryption.gnupgHome)} --batch --quiet --decrypt ${shellQuote(file)}`;
-  if (type === 'backupDatabase') {
+  if (kind === 'dump') {
     // pg_dump >= 15.14 writes a random `\restrict <key>` / `\unrestrict <key>` pair: compare without it.
-    const unrestrict = `grep -Ev '^\\\\(un)?restrict '`;
-    const restored = await runShell(`${gpg} | ${decompress} | ${unrestrict} | sha256sum`, { env: ctx.pgEnv, capture: true });
-    const sha = restored.stdout.split(' ')[0];
-    const fresh = await runShell(`${shellQuote(ctx.pgToolPath(ctx.config.db, 'pg_dump'))} --no-password -d ${ctx.config.db.name} | ${unrestrict} | sha256sum`, { env: ctx.pgEnv, capture: true });
-    const same = fresh.stdout.split(' ')[0] === sha;
+    const restored = await runShell(`${gpg} | ${decompress} | ${UNRESTRICT} | sha256sum`, { env: ctx.pgEnv, capture: true });
+    const same = (await freshDumpSha(ctx)) === restored.stdout.split(' ')[0];
     if (!same && process.env.BENCH_KEEP_FAILED) fs.copyFileSync(file, path.join(RESULTS, path.basename(file)));
-    if (!same) throw new Error(`verification failed: ${key} decrypted and decompressed is not what pg_dump writes`);
-    return 'gpg --decrypt | zstd -d equals a fresh pg_dump (sha256, without the random \\restrict line)';
+    if (!same) throw new Error(`verification failed: ${what} decrypted and decompressed is not what pg_dump writes`);
+    return `gpg --decrypt | ${tool} equals a fresh pg_dump (sha256, without the random \\restrict line)`;
   }
   const list = await runShell(`${gpg} | ${decompress} | tar -tf - | wc -l`, { env: ctx.pgEnv, capture: true });
-  return `gpg --decrypt | zstd -d | tar -t lists ${list.stdout.trim()} entries`;
+  const entries = Number(list.stdout.trim());
+  if (!(entries > 0)) throw new Error(`verification failed: ${what} lists no tar entries`);
+  return `gpg --decrypt | ${tool} | tar -t lists ${entries} entries`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +348,7 @@ async function main() {
   const stamp = timeStamp();
   fs.mkdirSync(RESULTS, { recursive: true });
   const work = path.join(RESULTS, `work-${stamp}`);
+  fs.mkdirSync(work, { recursive: true }); // the shell pipelines' outputs (removed after each)
   const bucket = process.env.BENCH_S3_BUCKET ?? 'lifeboat-bench';
   const taskQueue = `bench-${os.hostname().split('.')[0]}-${process.pid}`;
   // The bench workers: the stack's configuration, but their own database, queue, BACKUP_ROOT and
@@ -311,7 +360,11 @@ async function main() {
   const overridesOf = (lane) => ({ DB_NAME: options.database, LIFEBOAT_TASK_QUEUE: lane.taskQueue, BACKUP_ROOT: lane.backupRoot, S3_BUCKET: lane.bucket, LOG_LEVEL: 'info', ...options.workerEnv });
   const config = loadBenchConfig(overridesOf(laneSettings.proof));
   const pgEnv = { ...pgToolEnv(config.db), GNUPGHOME: config.encryption.gnupgHome };
-  const ctx = { options, config, pgEnv, work, stamp, pgToolPath, lanes: {} };
+  const { algorithm, level } = config.compression;
+  const compressCommand = algorithm === 'zstd' ? `zstd -${level} -T0 -q -c` : `gzip -${level} -c`;
+  LABELS.f = `(f) pg_dump | ${compressCommand.replace(' -q -c', '').replace(' -c', '')} | gpg --encrypt > file`;
+  LABELS.g = `(g) pg_basebackup | ${compressCommand.replace(' -q -c', '').replace(' -c', '')} | gpg --encrypt > file`;
+  const ctx = { options, config, pgEnv, work, stamp, pgToolPath, lanes: {}, compressCommand, compressExt: algorithm === 'zstd' ? '.zst' : '.gz' };
   const loadStart = loadAverage();
 
   log(`machine: ${describeMachine()}; load average (1/5/15 min) ${describeLoad(loadStart)}`);
@@ -322,6 +375,10 @@ async function main() {
     serverVersion: (await pg.query('SHOW server_version')).rows[0].server_version,
   }));
   log(`database ${options.database}: ${mb(dbSize)} MB (whole cluster ${mb(clusterSize)} MB), PostgreSQL ${serverVersion}`);
+  // The servers whose CPU each variant is charged with: the cluster (postmaster and all its children)
+  // and the backup MinIO, where Lifeboat's off-site copies go.
+  const servers = { postgres: await postmasterPid(config.db), minio: minioServerPid(config.remote.endpoint) };
+  log(`server CPU measured for: postgres pid ${servers.postgres}, MinIO (${config.remote.endpoint}) pid ${servers.minio ?? 'not found'}`);
 
   const lanesNeeded = [...new Set(options.variants.filter((v) => LANE[v]).map((v) => LANE[v]))];
   if (lanesNeeded.length) {
@@ -373,13 +430,22 @@ async function main() {
       const loadBefore = loadAverage();
       log(`round ${round}: order ${order.join(', ')}; load average before ${describeLoad(loadBefore)}`);
       for (const v of order) {
+        if (LANE[v]) await emptyBench(ctx.lanes[LANE[v]]); // the previous run's artifacts and objects, not measured
         const childCpu = childrenCpuSeconds(process.pid);
+        const meter = serverCpuMeter(servers).start();
         const r = await variants[v].run(round);
+        r.serverCpu = meter.stop();
         // Shell variants: CPU of the tools this process ran; Lifeboat: the worker's own + its tools'.
         if (r.cpu === undefined) r.cpu = childrenCpuSeconds(process.pid) - childCpu;
+        r.cpuServers = (r.serverCpu.postgres ?? 0) + (r.serverCpu.minio ?? 0);
+        r.cpuTotal = r.cpu + r.cpuServers;
         r.load = loadAverage();
+        if (r.check) {
+          r.verified = await r.check(); // outside the timings and CPU readings
+          delete r.check;
+        }
         results[v] = r;
-        log(`round ${round} ${LABELS[v]}: ${r.seconds.toFixed(2)} s, cpu ${r.cpu.toFixed(2)} s${r.cpuWorker !== undefined ? ` (worker ${r.cpuWorker.toFixed(2)}, its tools ${r.cpuTools.toFixed(2)})` : ''}${r.bytes ? `, ${mb(r.bytes)} MB` : ''}${r.rssPeak ? `, worker peak RSS ${mb(r.rssPeak)} MB` : ''}${r.artifactSeconds ? ` (artifact ${r.artifactSeconds.toFixed(2)} s, upload ${r.uploadSeconds.toFixed(2)} s)` : ''}`);
+        log(`round ${round} ${LABELS[v]}: ${r.seconds.toFixed(2)} s, cpu ${r.cpu.toFixed(2)} s + servers ${r.cpuServers.toFixed(2)} s (postgres ${r.serverCpu.postgres ?? '-'}, minio ${r.serverCpu.minio ?? '-'})${r.cpuWorker !== undefined ? ` (worker ${r.cpuWorker.toFixed(2)}, its tools ${r.cpuTools.toFixed(2)})` : ''}${r.bytes ? `, ${mb(r.bytes)} MB` : ''}${r.rssPeak ? `, worker peak RSS ${mb(r.rssPeak)} MB` : ''}${r.artifactSeconds ? ` (artifact ${r.artifactSeconds.toFixed(2)} s, upload ${r.uploadSeconds.toFixed(2)} s)` : ''}`);
         if (r.rssByActivity) log(`  peak RSS by activity (MB): ${Object.entries(r.rssByActivity).map(([k, b]) => `${k} ${mb(b)}`).join(', ')}`);
         if (r.toolCpu) log(`  CPU by tool (s, sampled): ${Object.entries(r.toolCpu).map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}`);
         if (r.proof) log(`  proof in metadata: ${r.proof.method}${r.proof.globals ? ` (globals: ${r.proof.globals})` : ''}`);
@@ -403,6 +469,8 @@ async function main() {
     const walls = rounds.map((r) => r[v].seconds);
     const base = BASELINE[v];
     const ratios = base !== v && options.variants.includes(base) ? rounds.map((r) => r[v].seconds / r[base].seconds) : [];
+    const peer = PEER[v] && options.variants.includes(PEER[v]) ? PEER[v] : undefined;
+    const peerRatios = peer ? rounds.map((r) => r[v].seconds / r[peer].seconds) : [];
     const sizes = rounds.map((r) => r[v].bytes).filter((x) => x !== undefined);
     const rss = rounds.map((r) => r[v].rssPeak).filter((x) => x !== undefined);
     return {
@@ -414,6 +482,14 @@ async function main() {
       ratioMedian: ratios.length ? median(ratios) : v === base ? 1 : undefined,
       ratios,
       baseline: base,
+      peer,
+      peerRatioMedian: peerRatios.length ? median(peerRatios) : undefined,
+      peerRatios,
+      cpuServersMedian: median(rounds.map((r) => r[v].cpuServers)),
+      cpuPostgresMedian: median(rounds.map((r) => r[v].serverCpu.postgres ?? 0)),
+      cpuMinioMedian: median(rounds.map((r) => r[v].serverCpu.minio ?? 0)),
+      cpuTotalMedian: median(rounds.map((r) => r[v].cpuTotal)),
+      loads: rounds.map((r) => r[v].load),
       bytesMedian: sizes.length ? median(sizes) : undefined,
       rssPeakMax: rss.length ? Math.max(...rss) : undefined,
       rssByActivity: rounds.reduce((acc, r) => {
@@ -485,13 +561,26 @@ async function main() {
   fs.writeFileSync(resultFile, `${JSON.stringify(report, null, 2)}\n`);
 
   const out = [];
-  out.push(`| variant | median wall (s) | ratio (median of same-round) | output (MB) | CPU (s) | worker peak RSS (MB) |`);
-  out.push(`| --- | ---: | ---: | ---: | ---: | ---: |`);
+  out.push(`| variant | median wall (s) | / floor | / best peer | output (MB) | CPU client (s) | CPU postgres (s) | CPU MinIO (s) | CPU total (s) | worker peak RSS (MB) | load 1 min after (per round) |`);
+  out.push(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
   for (const r of rows) {
-    const ratio = r.ratioMedian === undefined ? '' : r.variant === r.baseline ? '1.00 (baseline)' : `${r.ratioMedian.toFixed(2)}x (${r.baseline})`;
-    out.push(`| ${r.label} | ${r.wallMedian.toFixed(2)} | ${ratio} | ${r.bytesMedian !== undefined ? mb(r.bytesMedian) : '-'} | ${r.cpuMedian.toFixed(1)} | ${r.rssPeakMax !== undefined ? mb(r.rssPeakMax) : '-'} |`);
+    const ratio = r.ratioMedian === undefined ? '' : r.variant === r.baseline ? '1 (floor)' : `${r.ratioMedian.toFixed(2)}x (${r.baseline})`;
+    const peer = r.peerRatioMedian === undefined ? '' : `${r.peerRatioMedian.toFixed(2)}x (${r.peer})`;
+    out.push(`| ${r.label.replace(/\|/g, '\\|')} | ${r.wallMedian.toFixed(2)} | ${ratio} | ${peer} | ${r.bytesMedian !== undefined ? mb(r.bytesMedian) : '-'} | ${r.cpuMedian.toFixed(1)} | ${r.cpuPostgresMedian.toFixed(1)} | ${r.cpuMinioMedian.toFixed(1)} | ${r.cpuTotalMedian.toFixed(1)} | ${r.rssPeakMax !== undefined ? mb(r.rssPeakMax) : '-'} | ${r.loads.map((l) => l[0].toFixed(2)).join(' / ')} |`);
   }
+  const target = (v, against, limit, what) => {
+    const r = rows.find((x) => x.variant === v);
+    const ratio = against === 'peer' ? r?.peerRatioMedian : r?.ratioMedian;
+    return ratio === undefined ? undefined : `${what}: ${ratio.toFixed(2)}x, target <= ${limit}x: ${ratio <= limit ? 'met' : 'MISSED'}`;
+  };
+  const targets = [target('c', 'floor', 1.5, 'daily backup (c) / pg_dump (a)'), target('e', 'peer', 1.15, 'base backup (e) / same-level shell pipeline (g)')].filter(Boolean);
+  const rssMax = Math.max(0, ...rows.filter((r) => ['c', 'e'].includes(r.variant)).map((r) => r.rssPeakMax ?? 0));
+  if (rssMax) targets.push(`worker peak RSS in (c) and (e): ${mb(rssMax)} MB, target <= 256 MB: ${rssMax <= 256 * 2 ** 20 ? 'met' : 'MISSED'}`);
+  report.targets = targets;
+  fs.writeFileSync(resultFile, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\n${out.join('\n')}\n\nwalls per round (s): ${rows.map((r) => `${r.variant}=${r.walls.map((w) => w.toFixed(2)).join('/')}`).join('  ')}\n`);
+  for (const t of targets) process.stdout.write(`${t}\n`);
+  for (const r of rows) if (r.verified) process.stdout.write(`${r.variant} output checked: ${r.verified}\n`);
   for (const r of rows) {
     if (r.artifactSecondsMedian === undefined) continue;
     process.stdout.write(`${r.variant}: artifact activity ${r.artifactSecondsMedian.toFixed(2)} s, uploads ${r.uploadSecondsMedian.toFixed(2)} s (medians); raw ${mb(r.rawBytes ?? 0)} MB; peak RSS by activity (MB): ${Object.entries(r.rssByActivity).map(([k, b]) => `${k} ${mb(b)}`).join(', ')}\n`);

@@ -1,8 +1,10 @@
 /**
  * What the benchmarks in bench/ share: option parsing, logging, timing a command, medians, /proc
- * readers (peak RSS, CPU), loading dist/ and the stack's configuration, the dataset database, a
- * worker process of the bench's own, and running a workflow with per-activity timings from its
- * history. Plain CommonJS; it requires ../dist/ (build with `npm run build`).
+ * readers (peak RSS, CPU of a process, of a whole process tree, of the PostgreSQL and MinIO
+ * servers over a timed interval), the load average, waiting for the WAL archiver to catch up,
+ * loading dist/ and the stack's configuration, the dataset database, a worker process of the
+ * bench's own, and running a workflow with per-activity timings from its history. Plain CommonJS;
+ * it requires ../dist/ (build with `npm run build`).
  */
 'use strict';
 
@@ -122,6 +124,138 @@ function processCpuSeconds(pid) {
 }
 
 const childrenCpuSeconds = (pid) => processCpuSeconds(pid).children;
+
+/** The machine's load average (1, 5, 15 min), two decimals: recorded with every round. */
+const loadAverage = () => os.loadavg().map((x) => Number(x.toFixed(2)));
+const describeLoad = (l) => l.map((x) => x.toFixed(2)).join(' / ');
+
+/** Every live process as pid -> { ppid, cpu } where cpu = its own utime+stime plus its reaped children's (seconds). */
+function processTable() {
+  const table = new Map();
+  let entries = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return table;
+  }
+  for (const e of entries) {
+    try {
+      const fields = fs.readFileSync(`/proc/${e}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      // after "pid (comm) ": ppid is index 1, utime..cstime indexes 11..14
+      table.set(Number(e), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS });
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return table;
+}
+
+/**
+ * CPU seconds consumed so far by the process tree under `rootPid` (itself included): the sum over
+ * the live tree of each process's own time plus its reaped children's (cutime + cstime). Differences
+ * of two readings are the tree's CPU over the interval, including processes that started and ended
+ * in between (a PostgreSQL backend, an archive_command): the postmaster reaps them, so their time
+ * moves into its cutime. Misses only orphans re-parented out of the tree. 0 when the root is gone.
+ */
+function treeCpuSeconds(rootPid, table = processTable()) {
+  if (!table.has(rootPid)) return 0;
+  const children = new Map();
+  for (const [pid, p] of table) {
+    if (!children.has(p.ppid)) children.set(p.ppid, []);
+    children.get(p.ppid).push(pid);
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const pid = stack.pop();
+    total += table.get(pid)?.cpu ?? 0;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** The postmaster's pid of the server `config.db` (or `db`) points at: the parent of our backend (same machine only). */
+async function postmasterPid(db) {
+  const { Client } = require('pg');
+  const client = new Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: 'postgres' });
+  await client.connect();
+  try {
+    const backend = (await client.query('SELECT pg_backend_pid() AS p')).rows[0].p;
+    const fields = fs.readFileSync(`/proc/${backend}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return Number(fields[1]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** pid of the postmaster of a data directory (postmaster.pid), or undefined. */
+function postmasterPidOfDataDir(dataDir) {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid of the `minio server` listening on `endpoint` (http://host:port), found by its command line; undefined when none is. */
+function minioServerPid(endpoint) {
+  const { hostname, port } = new URL(endpoint);
+  for (const e of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (!argv.length || !path.basename(argv[0]).startsWith('minio') || !argv.includes('server')) continue;
+      const i = argv.indexOf('--address');
+      const address = i >= 0 ? argv[i + 1] : ':9000';
+      if (address === `${hostname}:${port}` || address === `:${port}`) return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A meter for server processes: `servers` maps a name to a root pid (a postmaster, a MinIO server);
+ * start() reads every tree's CPU, stop() returns { name: CPU seconds over the interval } (rounded to
+ * 0.01 s; 100 Hz clock ticks). `extra` (name -> pid) can be added before stop() for servers that
+ * started during the interval (their whole life is inside it: counted from zero).
+ */
+function serverCpuMeter(servers) {
+  const roots = Object.fromEntries(Object.entries(servers).filter(([, pid]) => pid));
+  let before = {};
+  return {
+    start() {
+      const table = processTable();
+      before = Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, treeCpuSeconds(pid, table)]));
+      return this;
+    },
+    stop(extra = {}) {
+      const table = processTable();
+      const out = {};
+      for (const [name, pid] of Object.entries(roots)) out[name] = Number((treeCpuSeconds(pid, table) - before[name]).toFixed(2));
+      for (const [name, pid] of Object.entries(extra)) if (pid) out[name] = Number(((out[name] ?? 0) + treeCpuSeconds(pid, table)).toFixed(2));
+      return out;
+    },
+  };
+}
+
+/**
+ * Wait until the archiver has archived every WAL segment completed so far: pg_switch_wal(), then
+ * poll pg_stat_archiver until last_archived_wal reaches the segment the switch closed (when nothing
+ * was written since the last switch, that segment is already archived). `query(text)` runs SQL on
+ * the server and returns rows. Returns the seconds waited and the segment.
+ */
+async function waitArchived(query, { timeoutMs = 600_000, pollMs = 250 } = {}) {
+  const started = Date.now();
+  const [{ segment }] = await query('SELECT pg_walfile_name(pg_switch_wal()) AS segment');
+  for (;;) {
+    const [a] = await query('SELECT last_archived_wal, last_failed_wal, failed_count FROM pg_stat_archiver');
+    if (a.last_archived_wal && a.last_archived_wal.slice(0, 24) >= segment) return { seconds: (Date.now() - started) / 1000, segment };
+    if (Date.now() - started > timeoutMs) throw new Error(`WAL segment ${segment} not archived after ${timeoutMs / 1000} s (last archived ${a.last_archived_wal}, last failed ${a.last_failed_wal}, ${a.failed_count} failures)`);
+    await delay(pollMs);
+  }
+}
 
 /** Reset the process's peak-RSS counter (Linux clear_refs "5"), so the next reading is per run. */
 function resetHwm(pid) {
@@ -342,6 +476,15 @@ module.exports = {
   vmRssBytes,
   processCpuSeconds,
   childrenCpuSeconds,
+  loadAverage,
+  describeLoad,
+  processTable,
+  treeCpuSeconds,
+  postmasterPid,
+  postmasterPidOfDataDir,
+  minioServerPid,
+  serverCpuMeter,
+  waitArchived,
   resetHwm,
   machine,
   describeMachine,
