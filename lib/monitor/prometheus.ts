@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigInvalid } from '../errors';
 import { configSuccessRate, type MonitorFacts, type SeedMetrics } from './evaluate';
 
 const HELP: Record<keyof SeedMetrics['metrics'], string> = {
@@ -74,7 +75,14 @@ export function startMetricsServer(metricsDir: string, port: number, host = '127
     })();
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // Another worker on this machine (or any other process) holds the port: say which setting.
+      if (error.code === 'EADDRINUSE') {
+        reject(new ConfigInvalid([{ env: 'BACKUP_METRICS_PORT', message: `${host}:${port} is already in use (another worker on this machine?)`, hint: 'set BACKUP_METRICS_PORT to a free TCP port for each worker, or unset it to serve no /metrics' }]));
+      } else {
+        reject(error);
+      }
+    });
     server.listen(port, host, () => resolve(server));
   });
 }

@@ -131,6 +131,9 @@ describe('monitoring and alert routing', () => {
     try {
       const text = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)).text();
       for (const [field, value] of Object.entries(metrics.metrics)) expect(text).toContain(`\nlifeboat_${field} ${value}\n`);
+      // A second worker on the same port is told which setting to change (it used to exit with a bare EADDRINUSE).
+      const port = (server.address() as AddressInfo).port;
+      await expect(startMetricsServer(join(backupRoot, 'metrics'), port)).rejects.toThrow(new RegExp(`BACKUP_METRICS_PORT: 127\\.0\\.0\\.1:${port} is already in use`));
     } finally {
       server.close();
     }
