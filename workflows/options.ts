@@ -38,12 +38,19 @@ export const LOCAL = (taskQueue: string): ActivityOptions => ({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
+/** Applying a globals backup (restoreGlobals, restoreDatabase withGlobals): a few KB, three tries. */
+export const GLOBALS = (taskQueue: string): ActivityOptions => ({
+  ...STREAMING(taskQueue),
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '10 seconds', maximumAttempts: 3 },
+});
+
 /**
  * The longest any activity attempt (or its retries) may run, from the options above. A hidden
  * `.partial` temp file older than this has no live writer any more, so prune may remove it.
  */
 export function longestActivityTimeoutMs(): number {
   const q = 'any';
-  const timeouts = [QUICK, STREAMING(q), UPLOAD(q), LOCAL(q)].flatMap((o) => [o.startToCloseTimeout, o.scheduleToCloseTimeout, o.scheduleToStartTimeout]);
+  const timeouts = [QUICK, STREAMING(q), UPLOAD(q), LOCAL(q), GLOBALS(q)].flatMap((o) => [o.startToCloseTimeout, o.scheduleToCloseTimeout, o.scheduleToStartTimeout]);
   return Math.max(...timeouts.filter((t) => t !== undefined).map((t) => msToNumber(t)));
 }

@@ -26,7 +26,7 @@ import { formatStamp } from '../lib/catalog/names';
 import { BackupNotFound, ChecksumMismatch, OperationRefused } from '../lib/errors';
 import { keptDatabaseName, stagedDatabaseName } from '../lib/restore/staged-name';
 import { raiseAlert } from './alerting';
-import { LOCAL, QUICK, STREAMING } from './options';
+import { GLOBALS, LOCAL, QUICK, STREAMING } from './options';
 import { errorLine, StepTracker } from './step-tracker';
 
 export interface RestoreDatabaseInput {
@@ -208,7 +208,7 @@ async function restoreSteps(input: RestoreDatabaseInput, staging: Staging): Prom
   let globals: RestoreGlobalsResult | undefined;
   if (input.withGlobals && found.globalsKey) {
     steps.start('globals', found.globalsKey);
-    const globalsHost = proxyActivities<Activities>({ ...STREAMING(target.backupHostTaskQueue), startToCloseTimeout: '30 minutes', retry: { initialInterval: '10 seconds', maximumAttempts: 3 } });
+    const globalsHost = proxyActivities<Activities>(GLOBALS(target.backupHostTaskQueue));
     const applied = await globalsHost.applyGlobalsBackup({ backup: found.globalsKey, ...sourceArg, ...targetArg });
     globals = applied;
     const count = (state: string): number => applied.roles.filter((r) => r.state === state).length;

@@ -11,7 +11,7 @@ import type { RestoreGlobalsActivityResult } from '../activities/restore-globals
 import type { CopySource } from '../lib/restore/fetch';
 import type { PostgresTarget } from '../lib/restore/load';
 import { checkSource, invalidInput } from './failures';
-import { QUICK, STREAMING } from './options';
+import { GLOBALS, QUICK } from './options';
 
 export interface RestoreGlobalsInput {
   /** The globals artifact: key, file name or path under BACKUP_ROOT (`daily/globals_<stamp>.sql.zst.gpg`). */
@@ -48,7 +48,7 @@ export async function restoreGlobals(input: RestoreGlobalsInput): Promise<Restor
   // 1. Where the backup host's worker listens.
   const where = await general.describeBackupTarget();
   // 2. On the backup host: verified copy, decoded in memory, applied object by object with a report.
-  const host = proxyActivities<Activities>({ ...STREAMING(where.backupHostTaskQueue), startToCloseTimeout: '30 minutes', retry: { initialInterval: '10 seconds', maximumAttempts: 3 } });
+  const host = proxyActivities<Activities>(GLOBALS(where.backupHostTaskQueue));
   setCurrentDetails(`**apply** roles and tablespaces from \`${input.backup.trim()}\` to ${target ? `${target.host}:${target.port}` : 'the configured PostgreSQL'}`);
   const result = await host.applyGlobalsBackup({ backup: input.backup.trim(), ...(source ? { source } : {}), ...(target ? { target } : {}) });
   const count = (state: string): number => result.roles.filter((r) => r.state === state).length;

@@ -129,8 +129,13 @@ export async function applyGlobals(db: Config['db'], script: GlobalsScript, onOb
     for (const ts of script.tablespaces) {
       onObject?.(`tablespace ${ts.name}`);
       if (existingTablespaces.has(ts.name)) {
-        if (earlierTablespaces.has(ts.name)) createdTablespaces.add(ts.name);
-        tablespaces.push(earlierTablespaces.has(ts.name) ? { name: ts.name, location: ts.location, state: 'created' } : { name: ts.name, location: ts.location, state: 'skipped', reason: 'exists' });
+        if (earlierTablespaces.has(ts.name)) {
+          // Created by an earlier attempt of this restore.
+          createdTablespaces.add(ts.name);
+          tablespaces.push({ name: ts.name, location: ts.location, state: 'created' });
+        } else {
+          tablespaces.push({ name: ts.name, location: ts.location, state: 'skipped', reason: 'exists' });
+        }
         continue;
       }
       try {
